@@ -1,0 +1,73 @@
+"""The `cdp` command: maps options onto library functions and nothing more.
+
+Subcommands live in `cdp_lib/commands/<noun>.py`; each module defines `register(group)` and is
+picked up here, so adding a command never touches this file. User errors (`CdpError`) become
+one line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from cdp_lib import commands
+from cdp_lib.errors import CdpError
+from cdp_lib.commands._base import Context
+from cdp_lib.workspace import DEFAULT_PATH
+
+
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    default=DEFAULT_PATH,
+    show_default=True,
+    envvar="CDP_DB",
+    help="Workspace database file (env CDP_DB).",
+)
+@click.version_option(package_name="cdp-workbench")
+@click.pass_context
+def cli(ctx: click.Context, db: str) -> None:
+    """Customer-data intelligence workbench: ingest, RFM, CLV, segments, funnels, cohorts."""
+    ctx.obj = Context(db)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register_commands() -> None:
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{commands.__name__}.{module.name}")
+        mod.register(cli)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="cdp", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except CdpError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI subcommands, one module per noun; each defines `register(group)`."""

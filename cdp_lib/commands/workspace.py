@@ -1,0 +1,42 @@
+"""`cdp init` and `cdp info`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cdp_lib.commands._base import Context, pass_context
+
+
+@click.command()
+@pass_context
+def init(ctx: Context) -> None:
+    """Create the workspace file and its empty tables (safe to repeat)."""
+    ws = ctx.workspace()
+    click.echo(f"workspace ready: {ws.path}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def info(ctx: Context, as_json: bool) -> None:
+    """Table sizes, the events' date range and events per metric."""
+    summary = ctx.workspace(read_only=True).info()
+    if as_json:
+        out = dict(summary)
+        if "metrics" in out:
+            out["metrics"] = out["metrics"].to_dict(orient="records")
+        click.echo(json.dumps(out, default=str, indent=2))
+        return
+    for name, rows in summary["tables"].items():
+        click.echo(f"{name:<10} {rows:>12,} rows")
+    if "first_event" in summary:
+        click.echo(f"events from {summary['first_event']:%Y-%m-%d} to {summary['last_event']:%Y-%m-%d}")
+        click.echo(summary["metrics"].to_string(index=False))
+    click.echo(f"merges: {summary.get('merges', 0):,}   quarantined rows: {summary.get('quarantined', 0):,}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init)
+    group.add_command(info)

@@ -1,0 +1,193 @@
+"""The workspace: one analytical database holding profiles, events, catalog and results.
+
+`Workspace` is the single entry point of the library. By default it is a DuckDB file
+(`data/cdp.duckdb`); `Workspace.from_ibis` wraps any other Ibis backend (Spark, BigQuery,
+Snowflake, Trino...) holding tables of the same names and columns, and every analysis runs there
+unchanged because analyses only build Ibis expressions over `Workspace.table(...)`.
+DuckDB-specific code (DDL, transactions, file readers) lives here and in `ingest`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cdp_lib import schema
+from cdp_lib.errors import WorkspaceError
+
+DEFAULT_PATH = "data/cdp.duckdb"
+
+
+class Workspace:
+    """A customer-data workspace.
+
+    Parameters
+    ----------
+    path
+        DuckDB database file; created (with its folder) unless `read_only`.
+    read_only
+        Open without taking the writer lock. DuckDB allows one writing process per file, so
+        readers that must not block writers (apps) open the published copy instead; see
+        `Workspace.published`.
+    """
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_PATH, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise WorkspaceError(
+                f"workspace {self.path} does not exist; create it with 'cdp init' "
+                "or load data with 'make demo'"
+            )
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        except Exception as exc:  # duckdb.IOException on a held lock, among others
+            first = str(exc).splitlines()[0]
+            raise WorkspaceError(
+                f"cannot open workspace {self.path}: {first}. Another process (a scheduled "
+                "job, ingest or notebook) may be writing it; wait for it to finish or open "
+                "read-only"
+            ) from None
+        self.backend_name = "duckdb"
+        # Dates, days and periods are UTC everywhere in the workbench.
+        self.con.raw_sql("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.init()
+
+    @classmethod
+    def from_ibis(cls, con: ibis.BaseBackend) -> "Workspace":
+        """Wrap an existing Ibis connection whose tables follow the canonical data model."""
+        ws = cls.__new__(cls)
+        ws.path = None
+        ws.read_only = True
+        ws.con = con
+        ws.backend_name = con.name
+        return ws
+
+    # -- context management -------------------------------------------------------------
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect is not None:
+            with contextlib.suppress(Exception):
+                disconnect()
+
+    def __repr__(self) -> str:
+        where = self.path if self.path is not None else self.backend_name
+        mode = "read-only" if self.read_only else "read-write"
+        return f"Workspace({where}, {mode})"
+
+    # -- tables -------------------------------------------------------------------------
+    @property
+    def is_duckdb(self) -> bool:
+        return self.backend_name == "duckdb"
+
+    @property
+    def duckdb(self):
+        """The raw DuckDB connection, for storage-edge code only (ingest, file I/O)."""
+        if not self.is_duckdb:
+            raise WorkspaceError(f"this operation needs a DuckDB workspace, not {self.backend_name}")
+        return self.con.con
+
+    def init(self) -> None:
+        """Create the canonical and bookkeeping tables if they do not exist yet."""
+        for name, columns in schema.ALL_TABLES.items():
+            self.duckdb.execute(schema.create_table_sql(name, columns))
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        """An Ibis table by name, with a message naming the command that creates it."""
+        try:
+            return self.con.table(name)
+        except Exception:
+            raise WorkspaceError(
+                f"table {name!r} is not in workspace {self.path or self.backend_name}; "
+                "load data with 'cdp ingest' (or 'make demo') first"
+            ) from None
+
+    @property
+    def profiles(self) -> ir.Table:
+        return self.table("profiles")
+
+    @property
+    def events(self) -> ir.Table:
+        return self.table("events")
+
+    @property
+    def catalog(self) -> ir.Table:
+        return self.table("catalog")
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.table(name).columns)
+
+    # -- writing results ------------------------------------------------------------------
+    def write_table(self, name: str, data: pd.DataFrame | ir.Table, mode: str = "replace") -> None:
+        """Store an analysis result (`mode` 'replace' or 'append'), on any Ibis backend."""
+        if mode not in {"replace", "append"}:
+            raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+        if mode == "append" and self.has_table(name):
+            self.con.insert(name, data)
+        else:
+            self.con.create_table(name, data, overwrite=True)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing block of DuckDB writes: a failure or a kill leaves no trace."""
+        db = self.duckdb
+        db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- descriptions ---------------------------------------------------------------------
+    def info(self) -> dict:
+        """Sizes of the canonical tables, the events' time range and events per metric."""
+        sizes = {
+            name: int(self.table(name).count().execute())
+            for name in ("profiles", "events", "catalog")
+            if self.has_table(name)
+        }
+        out: dict = {"tables": sizes}
+        if sizes.get("events"):
+            ev = self.events
+            span = ev.aggregate(first=ev.timestamp.min(), last=ev.timestamp.max()).execute()
+            out["first_event"] = pd.Timestamp(span["first"].iloc[0])
+            out["last_event"] = pd.Timestamp(span["last"].iloc[0])
+            by_metric = (
+                ev.group_by("metric")
+                .agg(events=ev.count(), profiles=ev.profile_id.nunique())
+                .order_by(ibis.desc("events"))
+                .execute()
+            )
+            out["metrics"] = by_metric
+        if self.has_table("merges"):
+            out["merges"] = int(self.table("merges").count().execute())
+        if self.has_table("quarantine"):
+            out["quarantined"] = int(self.table("quarantine").count().execute())
+        return out
+
+    def fingerprint(self) -> dict:
+        """What data a report ran on: row counts per table and the newest event time."""
+        tables = {name: int(self.table(name).count().execute()) for name in sorted(self.con.list_tables())}
+        last = None
+        if tables.get("events"):
+            last = self.events.timestamp.max().execute()
+        return {"tables": tables, "max_event_time": None if last is None else str(pd.Timestamp(last))}
