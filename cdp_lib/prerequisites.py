@@ -1,0 +1,90 @@
+"""Data prerequisites for RFM and predictive analytics, checked before anything is computed.
+
+The rules follow the commercial product's published requirements: at least 500 customers who
+ordered, at least 180 days of order history, at least one order in the 30 days before the as-of
+date, and some customers with three or more orders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass, field
+
+import ibis
+import pandas as pd
+
+from cdp_lib.errors import DataError
+from cdp_lib.workspace import Workspace
+
+MIN_CUSTOMERS = 500
+MIN_HISTORY_DAYS = 180
+RECENT_ORDER_DAYS = 30
+MIN_ORDERS_FOR_REPEAT = 3
+
+
+class PrerequisiteWarning(UserWarning):
+    """Emitted when an analyst forces an analysis whose prerequisites are unmet."""
+
+
+@dataclass
+class PrerequisiteReport:
+    customers: int
+    history_days: int
+    orders_last_30_days: int
+    customers_with_3_orders: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def as_of_end(as_of: dt.date | str | None) -> pd.Timestamp:
+    """The as-of moment: the end of the as-of date (UTC), or now when no date is given."""
+    if as_of is None:
+        return pd.Timestamp.now(tz="UTC")
+    day = pd.Timestamp(as_of)
+    if day.tzinfo is not None:
+        day = day.tz_convert("UTC").tz_localize(None)
+    return (day.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).tz_localize("UTC")
+
+
+def check_prerequisites(orders: ibis.Table, as_of: dt.date | str | None, force: bool = False,
+                        what: str = "RFM") -> PrerequisiteReport:
+    """Check the four rules on an order table (`profile_id`, `timestamp`, positive `value`).
+
+    Raises `DataError` naming each unmet rule and by how much, unless `force` is true, in which
+    case a `PrerequisiteWarning` with the same text is emitted and the report returned.
+    """
+    end = as_of_end(as_of)
+    upto = orders.filter(orders.timestamp <= end)
+    per_customer = upto.group_by("profile_id").agg(n=upto.count())
+    stats = upto.aggregate(
+        customers=upto.profile_id.nunique(),
+        first=upto.timestamp.min(),
+        recent=(upto.timestamp > end - ibis.interval(days=RECENT_ORDER_DAYS)).sum(),
+    ).execute().iloc[0]
+    repeaters = int(per_customer.filter(per_customer.n >= MIN_ORDERS_FOR_REPEAT).count().execute())
+    customers = int(stats["customers"] or 0)
+    history = 0 if pd.isna(stats["first"]) else int((end - pd.Timestamp(stats["first"])).days)
+    recent = int(stats["recent"] or 0)
+    report = PrerequisiteReport(customers, history, recent, repeaters)
+    if customers < MIN_CUSTOMERS:
+        report.problems.append(
+            f"{customers} customers with an order, need at least {MIN_CUSTOMERS} ({MIN_CUSTOMERS - customers} short)"
+        )
+    if history < MIN_HISTORY_DAYS:
+        report.problems.append(
+            f"{history} days of order history, need at least {MIN_HISTORY_DAYS} ({MIN_HISTORY_DAYS - history} short)"
+        )
+    if recent == 0:
+        report.problems.append(f"no order in the {RECENT_ORDER_DAYS} days before {end:%Y-%m-%d}")
+    if repeaters == 0:
+        report.problems.append(f"no customer with {MIN_ORDERS_FOR_REPEAT} or more orders")
+    if report.problems:
+        text = f"{what} prerequisites unmet as of {end:%Y-%m-%d}: " + "; ".join(report.problems)
+        if not force:
+            raise DataError(text + ". Pass force=True (CLI: --force) to run anyway.")
+        warnings.warn(text + " (forced: read the results with care)", PrerequisiteWarning, stacklevel=2)
+    return report
