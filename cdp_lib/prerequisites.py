@@ -63,7 +63,7 @@ def check_prerequisites(orders: ibis.Table, as_of: dt.date | str | None, force: 
     stats = upto.aggregate(
         customers=upto.profile_id.nunique(),
         first=upto.timestamp.min(),
-        recent=(upto.timestamp > end - ibis.interval(days=RECENT_ORDER_DAYS)).sum(),
+        recent=(upto.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
     ).execute().iloc[0]
     repeaters = int(per_customer.filter(per_customer.n >= MIN_ORDERS_FOR_REPEAT).count().execute())
     customers = int(stats["customers"] or 0)
