@@ -1,0 +1,302 @@
+"""KPI overview: metrics for a date range next to the equal-length period just before it.
+
+A KPI is plain data (`Kpi`): a label, a measure and the events it reads. `kpi_table` turns a
+list of KPIs into one Ibis table (one row per KPI) computed in a single query; `kpi_overview`
+executes it. The default list, `ACCOUNT_DASHBOARD`, is the customer-account dashboard of the
+seed documents; any other list of `Kpi` works the same way.
+
+Periods are whole UTC days, both ends included: `start=2025-03-08, end=2025-03-14` covers
+7 days and is compared with 2025-03-01..2025-03-07.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cdp_lib import schema
+from cdp_lib.errors import InputError
+from cdp_lib.filters import parse_duration, validate_filter, where_expr
+from cdp_lib.workspace import Workspace
+
+MEASURES = {
+    "events": "number of events",
+    "profiles": "distinct people with an event in the period",
+    "total_profiles": "distinct people with an event on or before the period's last day",
+    "value": "sum of the events' value",
+    "average_value": "sum of value / number of events (e.g. average order value)",
+    "attributed_value": "value of events preceded by a touch event of the same person "
+    "(and same `match_on` columns) within `window`",
+}
+
+CREATED_ACCOUNT = "Created Account"
+ADDED_TO_CART = "Added to Cart"
+SERVICE_INTERACTIONS = ("Tracked Order", "Started Return", "Applied Coupon", "Clicked Help", "Started Web Chat")
+ACCOUNT_PAGE_SOURCE = "account page"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline metric.
+
+    Parameters
+    ----------
+    label
+        Name shown in tables and apps (the `metric` column of the overview).
+    measure
+        One of `MEASURES`.
+    metrics
+        Event names read; empty means every event.
+    where
+        Property filters on those events (`cdp_lib.filters` syntax).
+    touch_metric, touch_where, window, match_on
+        For `attributed_value` only: an event of `metrics` counts when the same person had a
+        `touch_metric` event (matching `touch_where`, equal on the `match_on` columns) at most
+        `window` before it (inclusive) or at the same time.
+    higher_is_better
+        Whether a rise is good news (green) or bad news (red) in apps.
+    """
+
+    label: str
+    measure: str
+    metrics: tuple[str, ...] = ()
+    where: tuple[dict, ...] = ()
+    touch_metric: str | None = None
+    touch_where: tuple[dict, ...] = ()
+    window: str = "7d"
+    match_on: tuple[str, ...] = ()
+    higher_is_better: bool = True
+
+    def __post_init__(self):
+        where = f"KPI {self.label!r}"
+        if self.measure not in MEASURES:
+            raise InputError(f"{where}: unknown measure {self.measure!r}; expected one of {sorted(MEASURES)}")
+        if isinstance(self.metrics, str):
+            raise InputError(f"{where}: metrics must be a list of event names, got the text {self.metrics!r}")
+        for i, spec in enumerate(self.where):
+            validate_filter(spec, f"{where}.where[{i}]")
+        if self.measure == "attributed_value":
+            if not self.touch_metric:
+                raise InputError(f"{where}: measure 'attributed_value' needs touch_metric")
+            parse_duration(self.window, f"{where}.window")
+            for i, spec in enumerate(self.touch_where):
+                validate_filter(spec, f"{where}.touch_where[{i}]")
+
+
+PLACED_ORDER_AOV = Kpi("Average order value", "average_value", (schema.PLACED_ORDER,))
+
+ACCOUNT_DASHBOARD: tuple[Kpi, ...] = (
+    Kpi("Total accounts", "total_profiles", (CREATED_ACCOUNT,)),
+    Kpi("New accounts", "profiles", (CREATED_ACCOUNT,)),
+    Kpi("Active accounts", "profiles"),
+    Kpi("Service interactions", "events", SERVICE_INTERACTIONS, higher_is_better=False),
+    Kpi(
+        "Revenue from account-page adds",
+        "attributed_value",
+        (schema.ORDERED_PRODUCT,),
+        touch_metric=ADDED_TO_CART,
+        touch_where=({"property": "source", "op": "equals", "value": ACCOUNT_PAGE_SOURCE},),
+        window="7d",
+        match_on=("product_id",),
+    ),
+    Kpi("Revenue", "value", (schema.PLACED_ORDER,)),
+    Kpi("Orders", "events", (schema.PLACED_ORDER,)),
+    PLACED_ORDER_AOV,
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A range of whole UTC days `[start, end]` and the equal-length period just before it."""
+
+    start: dt.date
+    end: dt.date
+    days: int = field(init=False)
+
+    def __post_init__(self):
+        if self.end < self.start:
+            raise InputError(f"period end {self.end} is before its start {self.start}; swap them")
+        object.__setattr__(self, "days", (self.end - self.start).days + 1)
+
+    @classmethod
+    def parse(cls, start: Any, end: Any) -> "Period":
+        def day(v: Any, name: str) -> dt.date:
+            try:
+                ts = pd.Timestamp(v)
+            except (ValueError, TypeError):
+                raise InputError(f"{name}: {v!r} is not a date; expected YYYY-MM-DD") from None
+            if pd.isna(ts):
+                raise InputError(f"{name}: a date is required (YYYY-MM-DD)")
+            return ts.date()
+
+        return cls(day(start, "start"), day(end, "end"))
+
+    @property
+    def lo(self) -> pd.Timestamp:
+        """First moment of the period (UTC)."""
+        return pd.Timestamp(self.start, tz="UTC")
+
+    @property
+    def hi(self) -> pd.Timestamp:
+        """First moment after the period (UTC, exclusive)."""
+        return pd.Timestamp(self.end, tz="UTC") + pd.Timedelta(days=1)
+
+    @property
+    def previous(self) -> "Period":
+        return Period(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
+
+
+def _events(ws: Workspace, kpi: Kpi) -> ir.Table:
+    ev = ws.events
+    if kpi.metrics:
+        ev = ev.filter(ev.metric.isin(list(kpi.metrics)))
+    if kpi.where:
+        ev = ev.filter(where_expr(ev, list(kpi.where), f"KPI {kpi.label!r}.where"))
+    return ev
+
+
+def _attributed(ws: Workspace, kpi: Kpi, lo: pd.Timestamp, hi: pd.Timestamp) -> ir.Table:
+    """Events of `kpi.metrics` in [lo, hi) preceded by a qualifying touch (each counted once)."""
+    ev = _events(ws, kpi)
+    ev = ev.filter((ev.timestamp >= lo) & (ev.timestamp < hi))
+    window = parse_duration(kpi.window)
+    touches = ws.events.filter(ws.events.metric == kpi.touch_metric)
+    if kpi.touch_where:
+        touches = touches.filter(where_expr(touches, list(kpi.touch_where), f"KPI {kpi.label!r}.touch_where"))
+    touches = touches.filter((touches.timestamp >= lo - window) & (touches.timestamp < hi))
+    touches = touches.select("profile_id", *kpi.match_on, touch_time=touches.timestamp)
+    preds = [ev.profile_id == touches.profile_id]
+    preds += [ev[c] == touches[c] for c in kpi.match_on]
+    preds += [touches.touch_time <= ev.timestamp, touches.touch_time >= ev.timestamp - window]
+    return ev.semi_join(touches, preds)
+
+
+def _value_pair(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
+    """One row: (value, previous) of `kpi` over `period` and the period before it."""
+    prev = period.previous
+    if kpi.measure == "attributed_value":
+        ev = _attributed(ws, kpi, prev.lo, period.hi)
+    else:
+        ev = _events(ws, kpi)
+        lower = None if kpi.measure == "total_profiles" else prev.lo
+        ev = ev.filter(ev.timestamp < period.hi) if lower is None else ev.filter(
+            (ev.timestamp >= lower) & (ev.timestamp < period.hi)
+        )
+    cur = ev.timestamp >= period.lo
+    before = ev.timestamp < prev.hi
+    if kpi.measure == "total_profiles":
+        cur = ev.timestamp < period.hi
+        before = ev.timestamp < prev.hi
+    else:
+        before = before & (ev.timestamp >= prev.lo)
+    val = ev.value.cast("float64")
+
+    def aggs(inside: ir.BooleanColumn) -> ir.Scalar:
+        if kpi.measure == "events":
+            return inside.sum().cast("float64")
+        if kpi.measure in {"profiles", "total_profiles"}:
+            return ev.profile_id.nunique(where=inside).cast("float64")
+        if kpi.measure in {"value", "attributed_value"}:
+            return val.sum(where=inside).cast("float64")
+        # average_value: null when there are no events
+        return (val.sum(where=inside) / inside.sum().nullif(0)).cast("float64")
+
+    return ev.aggregate(value=aggs(cur), previous=aggs(before))
+
+
+def _with_change(t: ir.Table) -> ir.Table:
+    # Empty sums are null: a KPI without events is 0 (an average stays null: undefined).
+    change = ((t.value - t.previous) / t.previous.nullif(0) * 100).round(1)
+    return t.mutate(change_pct=change)
+
+
+def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD) -> ir.Table:
+    """One row per KPI: `metric` (its label), `value`, `previous`, `change_pct`, `position`.
+
+    `previous` is the same KPI over the equal-length period just before `[start, end]`;
+    `change_pct` is (value - previous) / previous x 100, rounded to 0.1, null when previous
+    is 0 or undefined.
+    """
+    period = Period.parse(start, end)
+    if not kpis:
+        raise InputError("kpis: give at least one KPI")
+    rows = []
+    for i, kpi in enumerate(kpis):
+        pair = _value_pair(ws, kpi, period)
+        zero = 0.0 if kpi.measure != "average_value" else None
+        pair = pair.mutate(
+            value=pair.value.fill_null(zero) if zero is not None else pair.value,
+            previous=pair.previous.fill_null(zero) if zero is not None else pair.previous,
+        )
+        rows.append(pair.mutate(metric=ibis.literal(kpi.label), position=ibis.literal(i)))
+    out = rows[0] if len(rows) == 1 else ibis.union(*rows)
+    return _with_change(out.select("position", "metric", "value", "previous"))
+
+
+def kpi_overview(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD) -> pd.DataFrame:
+    """`kpi_table` executed: columns metric, value, previous, change_pct, direction, good.
+
+    `direction` is 'up', 'down' or 'flat' (no previous value); `good` says whether the change
+    is good news given each KPI's `higher_is_better` (None when flat).
+
+    Examples
+    --------
+    >>> kpi_overview(ws, "2025-03-08", "2025-03-14")  # doctest: +SKIP
+    """
+    df = kpi_table(ws, start, end, kpis).execute().sort_values("position").reset_index(drop=True)
+    better = [k.higher_is_better for k in kpis]
+    df["direction"] = [
+        "flat" if pd.isna(v) or pd.isna(p) or v == p else ("up" if v > p else "down")
+        for v, p in zip(df["value"], df["previous"])
+    ]
+    df["good"] = [
+        None if d == "flat" else (d == "up") == b for d, b in zip(df["direction"], better)
+    ]
+    df["change_pct"] = df["change_pct"].astype("float64")
+    return df.drop(columns="position")
+
+
+def kpi_breakdown(ws: Workspace, start: Any, end: Any, kpi: Kpi | None = None) -> pd.DataFrame:
+    """A KPI split by event name (default: service interactions): metric, value, previous, change_pct.
+
+    Every metric the KPI lists gets a row, with 0 when it has no events.
+    """
+    kpi = kpi or next(k for k in ACCOUNT_DASHBOARD if k.label == "Service interactions")
+    if not kpi.metrics:
+        raise InputError(f"KPI {kpi.label!r} lists no metrics to break down by")
+    parts = [
+        Kpi(m, kpi.measure, (m,), kpi.where, kpi.touch_metric, kpi.touch_where, kpi.window, kpi.match_on,
+            kpi.higher_is_better)
+        for m in kpi.metrics
+    ]
+    return kpi_overview(ws, start, end, parts)
+
+
+def kpi_series(ws: Workspace, start: Any, end: Any, kpi: Kpi = PLACED_ORDER_AOV, freq: str = "day") -> ir.Table:
+    """A KPI per day/week/month inside `[start, end]`: columns `period` (DATE), `value`.
+
+    Weeks start on Monday. Measures `events`, `profiles`, `value` and `average_value` only.
+    Periods without events are absent (an average over no orders is undefined).
+    """
+    units = {"day": "D", "week": "W", "month": "M"}
+    if freq not in units:
+        raise InputError(f"freq: expected one of {sorted(units)}, got {freq!r}")
+    if kpi.measure not in {"events", "profiles", "value", "average_value"}:
+        raise InputError(f"KPI {kpi.label!r}: measure {kpi.measure!r} has no time series")
+    period = Period.parse(start, end)
+    ev = _events(ws, kpi)
+    ev = ev.filter((ev.timestamp >= period.lo) & (ev.timestamp < period.hi))
+    ev = ev.mutate(period=ev.timestamp.truncate(units[freq]).date())
+    val = ev.value.cast("float64")
+    measure = {
+        "events": ev.count().cast("float64"),
+        "profiles": ev.profile_id.nunique().cast("float64"),
+        "value": val.sum(),
+        "average_value": val.sum() / ev.count(),
+    }[kpi.measure]
+    return ev.group_by("period").agg(value=measure).order_by("period")
