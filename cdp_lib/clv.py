@@ -1,0 +1,627 @@
+"""Predictive customer lifetime value: BG/NBD or Pareto/NBD purchases + Gamma-Gamma spend.
+
+This is the only module that imports `lifetimes` (lazily, with its global side effects
+undone), so the model library can be swapped without touching anything else. Everything that
+can run in the engine does (`cdp_lib.clv_summary`); the models only ever see the distinct
+(frequency, recency, T) combinations with a `weight` = number of customers, which gives the
+same maximum-likelihood estimates as one row per customer (Fader & Hardie's own spreadsheets
+condense customers the same way), and scores are joined back to customers in the engine.
+
+References
+----------
+- Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
+  Pareto/NBD Model", Marketing Science 24(2) -- BG/NBD.
+- Schmittlein, Morrison & Colombo (1987) -- Pareto/NBD.
+- Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value",
+  http://www.brucehardie.com/notes/025/ -- spend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import yaml
+
+from cdp_lib import clv_summary, gender, schema
+from cdp_lib.errors import DataError, InputError
+from cdp_lib.filters import where_expr
+from cdp_lib.metrics import events_for
+from cdp_lib.prerequisites import as_of_end, check_prerequisites
+from cdp_lib.workspace import Workspace
+
+MODELS = ("bgnbd", "pareto")
+MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD"}
+PARAM_NAMES = {"bgnbd": ("r", "alpha", "a", "b"), "pareto": ("r", "alpha", "s", "beta")}
+# Churn bands on churn_probability = 1 - P(alive): below 0.3 low, below 0.7 medium, else high.
+CHURN_CUTOFFS = (0.3, 0.7)
+# Discounting steps through the horizon in 30-day "months", as lifetimes' own CLV does.
+DISCOUNT_STEP_DAYS = 30
+DEFAULT_TOL = {"bgnbd": 1e-7, "pareto": 1e-6}
+PREDICTION_COLUMNS = (
+    "profile_id", "as_of", "historic_clv", "predicted_clv", "total_clv", "historic_orders",
+    "predicted_orders", "average_order_value", "average_days_between_orders", "p_alive",
+    "churn_probability", "churn_risk", "expected_next_order_date", "predicted_gender",
+)
+PREDICTIONS_TABLE = "clv_predictions"
+
+
+class ClvWarning(UserWarning):
+    """Rows left out of a CLV model, with how many (never silent, never a crash)."""
+
+
+# -- parameters --------------------------------------------------------------------------------
+@dataclass
+class ClvParams:
+    """Validated CLV parameters; the same names in YAML, notebook, function and CLI flag.
+
+    `discount_rate` is annual (0.1 = 10 % a year), applied per 30-day step of the horizon.
+    `penalizer` is the L2 penalty lifetimes adds to the negative log-likelihood (use a small
+    value such as 0.001 when a fit does not converge); `tol` the optimiser tolerance (model
+    default when None); `max_iterations` caps the optimiser's iterations (None: scipy default).
+    """
+
+    as_of: str | None = None
+    time_unit: str = "D"
+    horizon_days: int = 365
+    holdout_days: int = 0
+    model: str = "bgnbd"
+    metric: str = schema.PLACED_ORDER
+    refund_metric: str = schema.REFUNDED_ORDER
+    where: list = field(default_factory=list)
+    discount_rate: float = 0.0
+    penalizer: float = 0.0
+    tol: float | None = None
+    max_iterations: int | None = None
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "params") -> "ClvParams":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{where}: unknown CLV parameter(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "ClvParams":
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"{path}: cannot read CLV parameters: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a mapping of CLV parameters, found {type(data).__name__}")
+        return cls.from_dict(data, where=str(path))
+
+    def validate(self) -> None:
+        if self.as_of is not None:
+            try:
+                self.as_of = pd.Timestamp(str(self.as_of)).strftime("%Y-%m-%d")
+            except ValueError:
+                raise InputError(f"as_of: {self.as_of!r} is not a date; expected YYYY-MM-DD") from None
+        clv_summary.unit_days(self.time_unit)
+        if self.model not in MODELS:
+            raise InputError(f"model: {self.model!r} is not a model; expected one of {', '.join(MODELS)}")
+        for name in ("horizon_days", "holdout_days"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise InputError(f"{name}: expected a whole number of days >= 0, found {value!r}")
+        if self.horizon_days == 0:
+            raise InputError("horizon_days: expected at least 1 day, found 0")
+        if not 0 <= float(self.discount_rate) < 10:
+            raise InputError(f"discount_rate: expected an annual rate such as 0.1, found {self.discount_rate!r}")
+        if float(self.penalizer) < 0:
+            raise InputError(f"penalizer: expected a value >= 0, found {self.penalizer!r}")
+        if self.tol is not None and not 0 < float(self.tol) < 1:
+            raise InputError(f"tol: expected a small positive tolerance such as 1e-7, found {self.tol!r}")
+        if self.max_iterations is not None and int(self.max_iterations) < 1:
+            raise InputError(f"max_iterations: expected at least 1, found {self.max_iterations!r}")
+        if not isinstance(self.where, list):
+            raise InputError("where: expected a list of filters on order events")
+
+    @property
+    def as_of_date(self) -> dt.date:
+        return as_of_end(self.as_of).date()
+
+
+# -- the lifetimes fence -----------------------------------------------------------------------
+@contextlib.contextmanager
+def _fenced():
+    """Run lifetimes code without letting it change warning filters, pandas options or stdout."""
+    chained = pd.get_option("mode.chained_assignment")
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            yield
+        finally:
+            pd.set_option("mode.chained_assignment", chained)
+
+
+def _lifetimes():
+    with _fenced():
+        import lifetimes
+        import lifetimes.utils  # noqa: F401  (sets a pandas option on import; _fenced restores it)
+    return lifetimes
+
+
+def _fit_or_explain(fit, what: str, n: int):
+    with _fenced():
+        import lifetimes.utils
+
+        try:
+            return fit()
+        except lifetimes.utils.ConvergenceError:
+            raise DataError(
+                f"the {what} fit did not converge on {n:,} customers; retry with a penalizer "
+                "(penalizer: 0.001, CLI --penalizer 0.001), a looser tolerance (tol, --tol) or more "
+                "iterations (max_iterations), or check the orders for outliers"
+            ) from None
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            raise DataError(f"the {what} fit failed on {n:,} customers: {exc}") from None
+
+
+# -- models ------------------------------------------------------------------------------------
+@dataclass
+class TransactionModel:
+    """A fitted purchase-count model (BG/NBD or Pareto/NBD) in the summary's time unit."""
+
+    kind: str
+    params: dict
+    log_likelihood: float
+    n_customers: int
+    _fitter: Any = field(repr=False)
+
+    def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
+        """E[purchases in the next `t` units | frequency, recency, T]."""
+        with _fenced():
+            out = self._fitter.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T)
+        return np.asarray(out, dtype=float)
+
+    def probability_alive(self, frequency, recency, T) -> np.ndarray:
+        """P(still a customer | frequency, recency, T)."""
+        with _fenced():
+            out = self._fitter.conditional_probability_alive(frequency, recency, T)
+        return np.clip(np.asarray(out, dtype=float), 0.0, 1.0)
+
+    def expected_purchases_new(self, t) -> np.ndarray:
+        """E[repeat purchases within `t` units of a new customer's first purchase]."""
+        with _fenced():
+            out = self._fitter.expected_number_of_purchases_up_to_time(np.asarray(t, dtype=float))
+        return np.asarray(out, dtype=float)
+
+    def probability_of_repeat_purchases(self, t: float, n: int, rng: np.random.Generator) -> np.ndarray:
+        """P(X(t) = 0..n-1) for a new customer observed for `t` units (last entry: n or more).
+
+        BG/NBD uses the closed form (Fader, Hardie & Lee 2005, eq. 8); Pareto/NBD is simulated
+        (100,000 draws from the fitted mixing distributions).
+        """
+        if self.kind == "bgnbd":
+            with _fenced():
+                probs = np.array([float(self._fitter.probability_of_n_purchases_up_to_time(t, k)) for k in range(n - 1)])
+        else:
+            p = self.params
+            size = 100_000
+            lam = rng.gamma(p["r"], 1.0 / p["alpha"], size)
+            mu = rng.gamma(p["s"], 1.0 / p["beta"], size)
+            tau = rng.exponential(1.0 / mu)
+            counts = rng.poisson(lam * np.minimum(t, tau))
+            probs = np.array([(counts == k).mean() for k in range(n - 1)])
+        return np.append(probs, max(0.0, 1.0 - probs.sum()))
+
+
+@dataclass
+class SpendModel:
+    """A fitted Gamma-Gamma model of average spend per purchase day."""
+
+    params: dict
+    n_customers: int
+    excluded: int
+    _fitter: Any = field(repr=False)
+
+    @property
+    def population_mean(self) -> float:
+        p, q, v = self.params["p"], self.params["q"], self.params["v"]
+        return v * p / (q - 1)
+
+    def expected_spend(self, frequency, monetary_value) -> np.ndarray:
+        """E[average spend per purchase day | frequency, mean repeat spend] (Fader & Hardie 2013, eq. 5)."""
+        p, q = self.params["p"], self.params["q"]
+        x = np.asarray(frequency, dtype=float)
+        m = np.clip(np.asarray(monetary_value, dtype=float), 0.0, None)
+        weight = p * x / (p * x + q - 1)
+        return (1 - weight) * self.population_mean + weight * m
+
+
+def fit_transactions(combos: pd.DataFrame, model: str = "bgnbd", penalizer: float = 0.0,
+                     tol: float | None = None, max_iterations: int | None = None) -> TransactionModel:
+    """Fit BG/NBD or Pareto/NBD on distinct `frequency, recency, T` rows with `weight` counts.
+
+    The weighted fit maximises the same likelihood as one row per customer: BG/NBD's objective
+    divides by the total weight either way; Pareto/NBD's divides by the mean weight, so its
+    function tolerance is rescaled accordingly and the Nelder-Mead steps are identical.
+    """
+    lt = _lifetimes()
+    w = np.asarray(combos["weight"], dtype=float)
+    n = int(w.sum())
+    if n == 0:
+        raise DataError("no customers to fit: the order table is empty up to the as-of date")
+    if not (combos["frequency"] > 0).any():
+        raise DataError(
+            f"all {n:,} customers bought on a single day only; {MODEL_NAMES[model]} needs repeat "
+            "purchases to estimate how often customers buy. Use a later as-of date or more history"
+        )
+    tol = DEFAULT_TOL[model] if tol is None else float(tol)
+    args = (combos["frequency"].to_numpy(), combos["recency"].to_numpy(float), combos["T"].to_numpy(float))
+    options = {} if max_iterations is None else {"maxiter": int(max_iterations)}
+    if model == "bgnbd":
+        fitter = lt.BetaGeoFitter(penalizer_coef=penalizer)
+        _fit_or_explain(lambda: fitter.fit(*args, weights=w, tol=tol, **options), "BG/NBD", n)
+        log_params = np.log(fitter.params_[list(PARAM_NAMES[model])].to_numpy())
+        with _fenced():
+            ll = -float(fitter._negative_log_likelihood(log_params, *args, w, 0.0)) * w.sum()
+    else:
+        fitter = lt.ParetoNBDFitter(penalizer_coef=penalizer)
+        # Same stopping rule as an unweighted fit (objective scale differs by len(w) / n).
+        options = {"maxiter": options.get("maxiter", 2000), "fatol": tol * len(w) / n, "xatol": tol}
+        _fit_or_explain(
+            lambda: fitter.fit(*args, weights=w, tol=tol, initial_params=np.ones(4), **options), "Pareto/NBD", n
+        )
+        params = fitter.params_[list(PARAM_NAMES[model])].to_numpy()
+        with _fenced():
+            ll = float((w * fitter._conditional_log_likelihood(params, *args)).sum())
+    params = {k: float(v) for k, v in fitter.params_.items()}
+    if not all(math.isfinite(v) and 0 < v < 1e8 for v in params.values()):
+        raise DataError(
+            f"the {MODEL_NAMES[model]} fit on {n:,} customers ended at unusable parameters {params}; "
+            "retry with a penalizer (penalizer: 0.001, CLI --penalizer 0.001)"
+        )
+    return TransactionModel(model, params, ll, n, fitter)
+
+
+def fit_spend(combos: pd.DataFrame, penalizer: float = 0.0, tol: float = 1e-7,
+              max_iterations: int | None = None) -> SpendModel:
+    """Fit Gamma-Gamma on repeat customers (`frequency` > 0) with positive `monetary_value`.
+
+    Rows carry a `weight`. Repeat customers with zero or negative average spend cannot enter
+    the model (its likelihood needs log spend); they are left out with a `ClvWarning` saying how
+    many, and later scored with the formula at spend 0.
+    """
+    lt = _lifetimes()
+    repeat = combos[combos["frequency"] > 0]
+    bad = repeat["monetary_value"] <= 0
+    excluded = int(repeat.loc[bad, "weight"].sum())
+    if excluded:
+        warnings.warn(
+            f"{excluded:,} repeat customers with zero or negative average spend left out of the "
+            "Gamma-Gamma fit", ClvWarning, stacklevel=2,
+        )
+    usable = repeat[~bad]
+    n = int(usable["weight"].sum())
+    if n == 0:
+        raise DataError(
+            "no repeat customer with a positive average order value; Gamma-Gamma needs repeat "
+            "purchases with values above 0 (check the metric's value column)"
+        )
+    fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
+    options = {} if max_iterations is None else {"maxiter": int(max_iterations)}
+    _fit_or_explain(
+        lambda: fitter.fit(usable["frequency"].to_numpy(float), usable["monetary_value"].to_numpy(float),
+                           weights=usable["weight"].to_numpy(float), tol=tol, **options),
+        "Gamma-Gamma", n,
+    )
+    params = {k: float(v) for k, v in fitter.params_.items()}
+    if not params["q"] > 1 or not all(math.isfinite(v) for v in params.values()):
+        raise DataError(
+            f"the Gamma-Gamma fit on {n:,} repeat customers gave q = {params['q']:.3g}; the mean "
+            "spend is undefined for q <= 1. Retry with a penalizer (penalizer: 0.001)"
+        )
+    return SpendModel(params, n, excluded, fitter)
+
+
+# -- scoring on distinct combinations ----------------------------------------------------------
+def score_combinations(model: TransactionModel, combos: pd.DataFrame, horizon: float,
+                       discount_rate: float = 0.0, unit_days: float = 1.0) -> pd.DataFrame:
+    """Add `predicted_orders`, `discounted_orders` and `p_alive` to distinct combinations.
+
+    `horizon` is in model units. With an annual `discount_rate` > 0 the horizon is cut into
+    30-day steps and each step's expected purchases are discounted to the as-of date.
+    """
+    f, r, T = (combos[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    out = combos.copy()
+    out["predicted_orders"] = model.expected_purchases(horizon, f, r, T)
+    out["p_alive"] = model.probability_alive(f, r, T)
+    if discount_rate > 0:
+        horizon_days = horizon * unit_days
+        ends = np.append(np.arange(DISCOUNT_STEP_DAYS, horizon_days, DISCOUNT_STEP_DAYS), horizon_days)
+        discounted, before = np.zeros(len(out)), np.zeros(len(out))
+        for end in ends:
+            cum = model.expected_purchases(end / unit_days, f, r, T)
+            discounted += (cum - before) / (1 + discount_rate) ** (end / 365.0)
+            before = cum
+        out["discounted_orders"] = discounted
+    else:
+        out["discounted_orders"] = out["predicted_orders"]
+    return out
+
+
+def churn_risk_expr(churn: ir.FloatingValue) -> ir.StringValue:
+    """low below 0.3, medium below 0.7, high from 0.7 (churn_probability = 1 - p_alive)."""
+    low, high = CHURN_CUTOFFS
+    return ibis.cases((churn < low, "low"), (churn < high, "medium"), else_="high")
+
+
+def confidence_label(customers: int, repeat_customers: int) -> str:
+    """How far to trust the model, from the data it saw.
+
+    high: at least 2,000 customers and 500 repeat customers; medium: at least 500 customers
+    and 100 repeat customers; low otherwise (parameters rest on few repeat purchases).
+    """
+    if customers >= 2000 and repeat_customers >= 500:
+        return "high"
+    if customers >= 500 and repeat_customers >= 100:
+        return "medium"
+    return "low"
+
+
+# -- the whole run -----------------------------------------------------------------------------
+@dataclass
+class ClvReport:
+    """What a CLV run used and found: model parameters, data window, confidence, exclusions."""
+
+    model: str
+    transaction_params: dict
+    log_likelihood: float
+    spend_params: dict
+    n_customers: int
+    n_repeat_customers: int
+    first_order_date: str
+    as_of: str
+    time_unit: str
+    horizon_days: int
+    discount_rate: float
+    confidence: str
+    excluded_negative_orders: int = 0
+    excluded_spend_customers: int = 0
+    population_days_between_orders: float | None = None
+    validation: dict | None = None
+
+    def params_json(self) -> dict:
+        """The params file: `{"bgnbd"|"pareto": {...}, "gamma_gamma": {...}, n_customers, as_of, time_unit}`."""
+        out = {
+            self.model: self.transaction_params,
+            "gamma_gamma": self.spend_params,
+            "n_customers": self.n_customers,
+            "as_of": self.as_of,
+            "time_unit": self.time_unit,
+        }
+        out.update({k: v for k, v in asdict(self).items() if k not in {"transaction_params", "spend_params", "model"}
+                    and k not in out})
+        out["model"] = self.model
+        return out
+
+    def write_params(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.params_json(), indent=2, default=str) + "\n")
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Two columns (`item`, `value`) for display in a notebook or terminal."""
+        rows = [(f"{MODEL_NAMES[self.model]} {k}", round(v, 4)) for k, v in self.transaction_params.items()]
+        rows += [(f"Gamma-Gamma {k}", round(v, 4)) for k, v in self.spend_params.items()]
+        rows += [
+            ("log-likelihood", round(self.log_likelihood, 1)),
+            ("customers", self.n_customers),
+            ("repeat customers", self.n_repeat_customers),
+            ("data window", f"{self.first_order_date} to {self.as_of}"),
+            ("time unit", self.time_unit),
+            ("horizon (days)", self.horizon_days),
+            ("annual discount rate", self.discount_rate),
+            ("confidence", self.confidence),
+        ]
+        return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
+
+
+@dataclass
+class ClvResult:
+    """A CLV run: per-profile `predictions` (Ibis), the fitted models and the report."""
+
+    predictions: ir.Table
+    summary: ir.Table
+    transactions: TransactionModel
+    spend: SpendModel
+    report: ClvReport
+    params: ClvParams
+
+
+def orders_table(ws: Workspace, params: ClvParams) -> ir.Table:
+    """Order events of `params.metric` (optionally filtered), negative values left out with a warning."""
+    orders = events_for(ws, params.metric)
+    if params.where:
+        orders = orders.filter(where_expr(orders, params.where, where="where", as_of=params.as_of))
+    upto = orders.filter(orders.timestamp <= as_of_end(params.as_of))
+    stats = upto.aggregate(n=upto.count(), negative=(upto.value < 0).sum(), first=upto.timestamp.min()).execute().iloc[0]
+    if int(stats["n"]) == 0:
+        first = orders.timestamp.min().execute()
+        if first is not None and not pd.isna(first):
+            raise DataError(
+                f"as_of {params.as_of_date} is before the first {params.metric!r} event "
+                f"({pd.Timestamp(first):%Y-%m-%d}); choose a later as-of date"
+            )
+        raise DataError(
+            f"no orders: metric {params.metric!r} has no events in the workspace; load orders "
+            "with 'cdp ingest events' or pass the metric that records orders (--metric)"
+        )
+    negative = int(stats["negative"] or 0)
+    if negative:
+        if negative == int(stats["n"]):
+            raise DataError(
+                f"all {negative:,} {params.metric!r} events up to {params.as_of_date} have a negative "
+                "value; orders must carry the amount paid (record refunds as 'Refunded Order' events)"
+            )
+        warnings.warn(
+            f"{negative:,} {params.metric!r} events with a negative value left out of CLV "
+            "(record refunds as 'Refunded Order' events)", ClvWarning, stacklevel=2,
+        )
+    return orders.filter(orders.value.isnull() | (orders.value >= 0))
+
+
+def _fit_models(summary: ir.Table, params: ClvParams) -> tuple[TransactionModel, SpendModel, pd.DataFrame, pd.DataFrame]:
+    keys = ["frequency", "recency_days", "T_days"]
+    txn = clv_summary.distinct_combinations_table(summary, keys).execute()
+    scale = clv_summary.unit_days(params.time_unit)
+    txn["recency"] = txn["recency_days"] / scale
+    txn["T"] = txn["T_days"] / scale
+    spend_rows = summary.filter(summary.frequency > 0)
+    spend = clv_summary.distinct_combinations_table(spend_rows, ["frequency", "monetary_value"]).execute()
+    tm = fit_transactions(txn, params.model, params.penalizer, params.tol, params.max_iterations)
+    sm = fit_spend(spend, params.penalizer, max_iterations=params.max_iterations)
+    return tm, sm, txn, spend
+
+
+def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
+    """Fit the models as of `params.as_of` and score every profile (an Ibis table, not stored).
+
+    Never-purchasers get `historic_clv` 0 and `historic_orders` 0 and nulls elsewhere. Raises
+    `DataError` with an explanation when the data cannot support a model.
+    """
+    params = params or ClvParams()
+    as_of = params.as_of_date
+    orders = orders_table(ws, params)
+    check_prerequisites(orders.filter(orders.value > 0), params.as_of, params.force, what="CLV")
+    summary = clv_summary.summary_table(orders, as_of, params.time_unit)
+    tm, sm, txn, spend = _fit_models(summary, params)
+    scale = clv_summary.unit_days(params.time_unit)
+    scored = score_combinations(tm, txn, params.horizon_days / scale, float(params.discount_rate), scale)
+    spend_scored = spend.assign(expected_spend=sm.expected_spend(spend["frequency"], spend["monetary_value"]))
+
+    # Join the distinct-combination scores back to customers, in the engine.
+    s_txn = ibis.memtable(scored[["frequency", "recency_days", "T_days", "predicted_orders", "discounted_orders", "p_alive"]])
+    s_spend = ibis.memtable(spend_scored[["frequency", "monetary_value", "expected_spend"]])
+    s = summary.left_join(s_txn, ["frequency", "recency_days", "T_days"]).select(
+        summary, "predicted_orders", "discounted_orders", "p_alive"
+    )
+    s = s.left_join(s_spend, ["frequency", "monetary_value"]).select(s, "expected_spend")
+    s = s.mutate(expected_spend=s.expected_spend.fill_null(sm.population_mean))
+
+    refunds = clv_summary.net_value_table(orders, _refund_events(ws, params), as_of)
+    s = s.left_join(refunds, "profile_id").select(s, "refunded_value")
+
+    gaps = s.filter(s.frequency > 0)
+    median_gap = gaps.aggregate(m=(gaps.recency_days.cast("float64") / gaps.frequency).median()).execute().iloc[0]["m"]
+    median_gap = None if median_gap is None or pd.isna(median_gap) else float(median_gap)
+
+    per_customer = _customer_fields(s, as_of, median_gap)
+    predictions = _with_profiles(ws, per_customer, as_of)
+
+    counts = summary.aggregate(n=summary.count(), rep=(summary.frequency > 0).sum(), first=summary.first_day.min()).execute().iloc[0]
+    negative = _count_negative(ws, params)
+    report = ClvReport(
+        model=params.model,
+        transaction_params=tm.params,
+        log_likelihood=tm.log_likelihood,
+        spend_params=sm.params,
+        n_customers=int(counts["n"]),
+        n_repeat_customers=int(counts["rep"]),
+        first_order_date=f"{pd.Timestamp(counts['first']):%Y-%m-%d}",
+        as_of=str(as_of),
+        time_unit=params.time_unit,
+        horizon_days=params.horizon_days,
+        discount_rate=float(params.discount_rate),
+        confidence=confidence_label(int(counts["n"]), int(counts["rep"])),
+        excluded_negative_orders=negative,
+        excluded_spend_customers=sm.excluded,
+        population_days_between_orders=median_gap,
+    )
+    return ClvResult(predictions, summary, tm, sm, report, params)
+
+
+def _refund_events(ws: Workspace, params: ClvParams) -> ir.Table:
+    """Refund events; a store that never recorded the default refund metric simply has none."""
+    try:
+        return events_for(ws, params.refund_metric)
+    except InputError:
+        if params.refund_metric != schema.REFUNDED_ORDER:
+            raise
+        return ws.events.filter(ws.events.metric == params.refund_metric)
+
+
+def _count_negative(ws: Workspace, params: ClvParams) -> int:
+    orders = events_for(ws, params.metric)
+    upto = orders.filter((orders.timestamp <= as_of_end(params.as_of)) & (orders.value < 0))
+    return int(upto.count().execute())
+
+
+def _customer_fields(s: ir.Table, as_of: dt.date, median_gap: float | None) -> ir.Table:
+    as_of_lit = ibis.literal(as_of, type="date")
+    avg_gap = ibis.ifelse(s.frequency > 0, s.recency_days.cast("float64") / s.frequency.cast("float64"), ibis.null("float64"))
+    gap = avg_gap.fill_null(ibis.literal(median_gap, type="float64")) if median_gap else avg_gap
+    # Own cadence, continued: the first step last_day + k * gap that falls after the as-of date.
+    since = as_of_lit.delta(s.last_day, unit="day").cast("float64")
+    steps = ((since / gap).floor() + 1).cast("float64")
+    ahead = (steps * gap).round().cast("int64")
+    next_date = ibis.ifelse(gap > 0, s.last_day + ahead.as_interval("D"), as_of_lit + ibis.interval(days=1))
+    churn = 1.0 - s.p_alive
+    historic = s.gross_value - s.refunded_value.fill_null(0)
+    predicted = s.discounted_orders * s.expected_spend
+    return s.select(
+        profile_id=s.profile_id,
+        historic_clv=historic,
+        predicted_clv=predicted,
+        total_clv=historic + predicted,
+        historic_orders=s.historic_orders.cast("int64"),
+        predicted_orders=s.predicted_orders,
+        average_order_value=s.gross_value / s.historic_orders.cast("float64"),
+        average_days_between_orders=avg_gap,
+        p_alive=s.p_alive,
+        churn_probability=churn,
+        churn_risk=churn_risk_expr(churn),
+        expected_next_order_date=next_date.cast("date"),
+    )
+
+
+def _with_profiles(ws: Workspace, per_customer: ir.Table, as_of: dt.date) -> ir.Table:
+    """Every profile (and every ordering customer) with its CLV fields and predicted gender."""
+    profiles = ws.profiles.select("profile_id", "first_name")
+    ids = profiles.select("profile_id").union(per_customer.select("profile_id")).distinct()
+    names = profiles.group_by("profile_id").agg(first_name=profiles.first_name.max())
+    t = ids.left_join(per_customer, "profile_id").select(ids.profile_id, *[c for c in per_customer.columns if c != "profile_id"])
+    t = t.left_join(names, "profile_id").select(t, names.first_name)
+    t = gender.with_predicted_gender(t, "first_name")
+    t = t.mutate(
+        historic_clv=t.historic_clv.fill_null(0.0),
+        historic_orders=t.historic_orders.fill_null(0),
+        as_of=ibis.literal(as_of, type="date"),
+    )
+    return t.select(*PREDICTION_COLUMNS)
+
+
+def store_predictions(ws: Workspace, result: ClvResult) -> int:
+    """Rewrite `clv_predictions` from a result; returns the number of rows."""
+    ws.write_table(PREDICTIONS_TABLE, result.predictions, mode="replace")
+    return int(ws.table(PREDICTIONS_TABLE).count().execute())
+
+
+def run_clv(ws: Workspace, params: ClvParams | None = None, store: bool = True) -> ClvResult:
+    """Compute CLV (with holdout validation when `params.holdout_days` > 0) and store it."""
+    params = params or ClvParams()
+    result = compute_clv(ws, params)
+    if params.holdout_days:
+        from cdp_lib.clv_validation import validate_holdout
+
+        result.report.validation = validate_holdout(ws, params).summary()
+    if store:
+        store_predictions(ws, result)
+    return result
