@@ -1,0 +1,623 @@
+"""Run a parameterized notebook as a report: validate parameters, execute with papermill, export HTML.
+
+A run lives in `reports/<notebook>/<run-id>/`: the executed notebook, a code-free HTML copy,
+every file the notebook wrote (the run folder is its working directory) and `run.json`
+describing the run. Notebooks know nothing of this layout, so plain `papermill` works on them
+too. The parameters cell is the contract: each line is `name: type = default  # help`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import importlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import secrets
+import time
+import tokenize
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from cdp_lib.errors import InputError
+
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "python3"
+NOTEBOOK_DIR = "notebooks"
+REPORTS_DIR = "reports"
+# Files of a run folder that are the runner's own, not exports of the notebook.
+_RUN_FILES = {"run.json"}
+
+_SCALARS = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+# -- the parameters cell -----------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """One declared notebook parameter.
+
+    `required` is True when the cell gives no default (`name: int`) or a default of None for a
+    type that does not admit None (`name: str = None`): such a run must supply a value.
+    """
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    required: bool
+    line: int
+
+    def accepts_none(self) -> bool:
+        return _accepts(_parse_type(self.type), None)
+
+
+def find_notebook(notebook: str | os.PathLike) -> Path:
+    """Resolve `rfm`, `rfm.ipynb` or a path to an existing notebook file."""
+    path = Path(notebook)
+    candidates = [path, path.with_suffix(".ipynb"), Path(NOTEBOOK_DIR) / path, Path(NOTEBOOK_DIR) / path.with_suffix(".ipynb")]
+    for cand in candidates:
+        if cand.is_file():
+            return cand
+    known = sorted(p.stem for p in Path(NOTEBOOK_DIR).glob("*.ipynb")) if Path(NOTEBOOK_DIR).is_dir() else []
+    hint = f"; notebooks in {NOTEBOOK_DIR}/: {', '.join(known)}" if known else ""
+    raise InputError(f"notebook {notebook!s} not found (looked for {', '.join(map(str, candidates[:2]))}){hint}")
+
+
+def _parameters_cell(nb: nbformat.NotebookNode) -> tuple[int, str] | None:
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return index, cell.source
+    return None
+
+
+def _line_comments(source: str) -> dict[int, str]:
+    comments: dict[int, str] = {}
+    with contextlib.suppress(tokenize.TokenError, IndentationError):
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    return comments
+
+
+def read_parameters(notebook: str | os.PathLike) -> list[Parameter]:
+    """The parameters declared in a notebook's `parameters`-tagged cell, in order.
+
+    Raises `InputError` when the notebook has no such cell or the cell is not made of
+    `name: type = literal` lines.
+    """
+    path = Path(notebook)
+    nb = nbformat.read(path, as_version=4)
+    found = _parameters_cell(nb)
+    if found is None:
+        raise InputError(
+            f"{path}: no cell tagged 'parameters'; tag the cell of `name: type = default` lines "
+            "(View > Cell Toolbar > Tags in Jupyter) so runs can set them"
+        )
+    index, source = found
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise InputError(f"{path}: parameters cell (cell {index}) line {exc.lineno}: {exc.msg}") from None
+    comments = _line_comments(source)
+    params: list[Parameter] = []
+    for stmt in tree.body:
+        where = f"{path}: parameters cell line {stmt.lineno}"
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name, type_text = stmt.target.id, ast.unparse(stmt.annotation)
+            try:
+                _parse_type(type_text)
+            except InputError as exc:
+                raise InputError(f"{where}: {exc}") from None
+            value_node = stmt.value
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, type_text, value_node = stmt.targets[0].id, "", stmt.value
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring-like note
+        else:
+            raise InputError(f"{where}: expected `name: type = literal`, found {ast.unparse(stmt)!r}")
+        if value_node is None:
+            default, has_default = None, False
+        else:
+            try:
+                default = ast.literal_eval(value_node)
+            except ValueError:
+                raise InputError(
+                    f"{where}: default of {name!r} must be a literal (number, string, list, dict, "
+                    f"True/False/None), not {ast.unparse(value_node)!r}"
+                ) from None
+            has_default = True
+        if not type_text:  # untyped line: the default's type is the contract
+            type_text = "Any" if default is None else type(default).__name__
+        kind = _parse_type(type_text)
+        required = not has_default or (default is None and not _accepts(kind, None))
+        if has_default and default is not None and not _accepts(kind, default):
+            raise InputError(f"{where}: default {default!r} of {name!r} is not a {type_text}")
+        help_text = comments.get(getattr(stmt, "end_lineno", stmt.lineno), "") or comments.get(stmt.lineno, "")
+        params.append(Parameter(name, type_text, default, help_text, required, stmt.lineno))
+    return params
+
+
+# -- types ---------------------------------------------------------------------------------------
+# A parsed type is ("any",), ("none",), ("scalar", python_type, item_types) or ("union", [types]).
+def _parse_type(text: str):
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        raise InputError(f"type {text!r} is not a Python type annotation") from None
+    return _type_node(node, text)
+
+
+def _type_node(node: ast.AST, text: str):
+    if isinstance(node, ast.Constant) and node.value is None:
+        return ("none",)
+    if isinstance(node, ast.Name) or isinstance(node, ast.Attribute):
+        name = node.id if isinstance(node, ast.Name) else node.attr
+        if name in _SCALARS:
+            return ("scalar", _SCALARS[name], None)
+        if name in {"List", "Dict"}:
+            return ("scalar", _SCALARS[name.lower()], None)
+        if name == "Any":
+            return ("any",)
+        if name == "None" or name == "NoneType":
+            return ("none",)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return ("union", [_type_node(node.left, text), _type_node(node.right, text)])
+    if isinstance(node, ast.Subscript):
+        base = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", "")
+        args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        inner = [_type_node(a, text) for a in args]
+        if base == "Optional" and len(inner) == 1:
+            return ("union", [inner[0], ("none",)])
+        if base == "Union":
+            return ("union", inner)
+        if base in {"list", "List"} and len(inner) == 1:
+            return ("scalar", list, inner)
+        if base in {"dict", "Dict"} and len(inner) == 2:
+            return ("scalar", dict, inner)
+    raise InputError(
+        f"type {text!r} is not supported; use int, float, str, bool, list[...], dict[...], "
+        "Optional[...] / X | None, or Any"
+    )
+
+
+def _accepts(kind, value) -> bool:
+    tag = kind[0]
+    if tag == "any":
+        return True
+    if tag == "none":
+        return value is None
+    if tag == "union":
+        return any(_accepts(k, value) for k in kind[1])
+    _, pytype, items = kind
+    if pytype is bool:
+        return isinstance(value, bool)
+    if pytype is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if pytype is float:  # an int is a fine float (YAML `3` for `3.0`)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not isinstance(value, pytype):
+        return False
+    if items and pytype is list:
+        return all(_accepts(items[0], v) for v in value)
+    if items and pytype is dict:
+        return all(_accepts(items[0], k) and _accepts(items[1], v) for k, v in value.items())
+    return True
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+def _from_text(kind, text: str):
+    """Convert a command-line string to the declared type; raises ValueError when it does not fit."""
+    tag = kind[0]
+    if tag == "any":
+        return yaml.safe_load(text)
+    if tag == "none":
+        if text.strip().lower() in {"none", "null", "~", ""}:
+            return None
+        raise ValueError(text)
+    if tag == "union":
+        # None first, so `-p as_of none` means "no value"; then the first member that fits.
+        members = sorted(kind[1], key=lambda k: k[0] != "none")
+        for member in members:
+            with contextlib.suppress(ValueError):
+                return _from_text(member, text)
+        raise ValueError(text)
+    _, pytype, _ = kind
+    if pytype is str:
+        return text
+    if pytype is bool:
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(text)
+    if pytype is int:
+        return int(text)
+    if pytype is float:
+        return float(text)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError(text) from None
+    if not _accepts(kind, value):
+        raise ValueError(text)
+    return value
+
+
+def _normalise(value):
+    """YAML reads `2024-01-31` as a date; papermill would inject it as its ISO string anyway."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    return value
+
+
+# -- validation ----------------------------------------------------------------------------------
+def load_parameters_file(path: str | os.PathLike) -> dict:
+    """Read a YAML parameter file: a mapping of parameter names to values."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"parameter file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"parameter file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"parameter file {path} must be a mapping of `name: value`, found {type(data).__name__}")
+    return data
+
+
+def validate_parameters(
+    declared: list[Parameter],
+    values: dict | None = None,
+    text_values: dict[str, str] | None = None,
+    notebook: str = "notebook",
+) -> dict:
+    """Check given values against the declared parameters; return the values to inject.
+
+    `values` come typed (a YAML file), `text_values` are command-line strings converted to the
+    declared type. Every problem (unknown name, wrong type, missing required value) is reported
+    in one `InputError`.
+    """
+    by_name = {p.name: p for p in declared}
+    problems: list[str] = []
+    out: dict = {}
+    given = {k: _normalise(v) for k, v in (values or {}).items()}
+    for name, text in (text_values or {}).items():
+        param = by_name.get(name)
+        if param is None:
+            given[name] = text
+            continue
+        try:
+            given[name] = _from_text(_parse_type(param.type), text)
+        except ValueError:
+            problems.append(f"parameter {name!r} expects {param.type}, got {text!r}")
+            given.pop(name, None)
+    for name, value in given.items():
+        param = by_name.get(name)
+        if param is None:
+            close = difflib.get_close_matches(name, list(by_name), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(f"unknown parameter {name!r} for {notebook}{hint} (known: {', '.join(by_name)})")
+            continue
+        if not _accepts(_parse_type(param.type), value):
+            problems.append(
+                f"parameter {name!r} expects {param.type}, got {type(value).__name__} {value!r}"
+            )
+            continue
+        out[name] = value
+    for param in declared:
+        if param.required and param.name not in given:
+            problems.append(f"parameter {param.name!r} ({param.type}) is required for {notebook}: pass -p {param.name} VALUE")
+    if problems:
+        raise InputError("; ".join(problems))
+    return out
+
+
+def absolutise_paths(values: dict, declared: list[Parameter], base: Path) -> dict:
+    """Make path-like string parameters absolute, because the notebook runs inside its run folder.
+
+    `db` always (it names the workspace even before it exists); any other string parameter only
+    when it names a file or folder that exists relative to `base` (e.g. a segment YAML file).
+    Parameters left at their default are included when they qualify.
+    """
+    out = dict(values)
+    for param in declared:
+        value = out.get(param.name, param.default)
+        if not isinstance(value, str) or not value or Path(value).is_absolute() or value in {".", ".."}:
+            continue
+        candidate = base / value
+        if param.name == "db" or (("/" in value or "." in value) and candidate.exists()):
+            out[param.name] = str(candidate.resolve())
+    return out
+
+
+# -- running ---------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class RunResult:
+    """What a run left behind."""
+
+    run_id: str
+    notebook: str
+    run_dir: Path
+    status: str
+    error: str | None
+    record: dict
+
+    @property
+    def html(self) -> Path:
+        return self.run_dir / f"{self.notebook}.html"
+
+    @property
+    def ipynb(self) -> Path:
+        return self.run_dir / f"{self.notebook}.ipynb"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """`20261125T181500Z-3fa9c1`: sorts by start time (UTC, to the second), unique by suffix."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _package_version() -> str:
+    from cdp_lib import __version__
+
+    return __version__
+
+
+def data_fingerprint(db: str | None) -> dict | None:
+    """The workspace's fingerprint (tables, row counts, newest event), opened read-only."""
+    if not db or not Path(db).is_file():
+        return None
+    from cdp_lib.workspace import Workspace
+
+    try:
+        with Workspace(db, read_only=True) as ws:
+            return ws.fingerprint()
+    except Exception as exc:  # a held writer lock must not stop the report
+        return {"error": str(exc).splitlines()[0]}
+
+
+def export_html(ipynb: Path, html: Path, title: str | None = None) -> Path:
+    """A code-free, self-contained HTML copy: outputs and markdown only, images inline.
+
+    The 'lab' template inlines its CSS; the MathJax and require.js script tags (CDN) are
+    dropped, since reports carry no math or widgets and must read offline.
+    """
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ipynb, as_version=4)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        mathjax_url="",
+        require_js_url="",
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or ipynb.stem}})
+    body = _strip_cdn_scripts(body)
+    tmp = html.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html)
+    return html
+
+
+def _strip_cdn_scripts(body: str) -> str:
+    import re
+
+    return re.sub(r'<script[^>]*src="(?:https?://[^"]*)?"[^>]*>\s*</script>', "", body)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _error_summary(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    if ename:
+        count = getattr(exc, "exec_count", None)
+        where = f" (in cell In [{count}])" if count is not None else ""
+        text = f"{ename}: {evalue}{where}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
+
+
+def prepare(
+    notebook: str | os.PathLike,
+    parameters: dict | None = None,
+    parameters_file: str | os.PathLike | None = None,
+    text_parameters: dict[str, str] | None = None,
+    default_db: str | None = None,
+) -> tuple[Path, list[Parameter], dict, dict]:
+    """Resolve the notebook and validate every parameter; nothing is executed or written.
+
+    Returns the notebook path, its declared parameters, the values to inject (paths made
+    absolute, `db` defaulting to `default_db`) and the subset the caller set explicitly.
+    """
+    path = find_notebook(notebook)
+    declared = read_parameters(path)
+    values = dict(load_parameters_file(parameters_file)) if parameters_file else {}
+    values.update(parameters or {})
+    injected = validate_parameters(declared, values, text_parameters, notebook=path.name)
+    given_names = set(injected)
+    if default_db is not None and "db" in {p.name for p in declared} and "db" not in injected:
+        injected["db"] = default_db
+    injected = absolutise_paths(injected, declared, Path.cwd())
+    return path, declared, injected, {k: v for k, v in injected.items() if k in given_names}
+
+
+def run_notebook(
+    notebook: str | os.PathLike,
+    parameters: dict | None = None,
+    parameters_file: str | os.PathLike | None = None,
+    text_parameters: dict[str, str] | None = None,
+    reports_dir: str | os.PathLike = REPORTS_DIR,
+    run_id: str | None = None,
+    default_db: str | None = None,
+    kernel_name: str = KERNEL_NAME,
+    log_output: bool = False,
+    extra: dict | None = None,
+) -> RunResult:
+    """Validate, execute and export one report; the run's folder is returned even on failure.
+
+    Raises `InputError` (before creating anything) on bad parameters. A notebook that fails is
+    not an exception here: the result has `status == "failed"` and `error` set, and the
+    executed notebook carries papermill's banner at the failing cell.
+    """
+    import papermill
+
+    path, declared, injected, given = prepare(notebook, parameters, parameters_file, text_parameters, default_db)
+    name = path.stem
+    run_id = run_id or new_run_id()
+    reports_dir = Path(reports_dir)
+    run_dir = reports_dir / name / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    started = _utcnow()
+    record = {
+        "run_id": run_id,
+        "notebook": name,
+        "notebook_path": str(path),
+        "parameters_file": str(parameters_file) if parameters_file else None,
+        "parameters": {**{p.name: p.default for p in declared}, **injected},
+        "parameters_given": given,
+        "status": "running",
+        "started_at": started.isoformat(),
+        "finished_at": None,
+        "duration_seconds": None,
+        "error": None,
+        "fingerprint": data_fingerprint(injected.get("db")),
+        "package_version": _package_version(),
+        "html": f"{name}.html",
+        "ipynb": f"{name}.ipynb",
+        "outputs": [],
+        "pid": os.getpid(),
+        **(extra or {}),
+    }
+    _write_json(run_dir / "run.json", record)
+    ipynb = run_dir / f"{name}.ipynb"
+    error = None
+    t0 = time.monotonic()
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(ipynb),
+            parameters=injected,
+            kernel_name=kernel_name,
+            cwd=str(run_dir),
+            progress_bar=False,
+            log_output=log_output,
+        )
+    except Exception as exc:  # PapermillExecutionError, a dead kernel, ...: the run failed
+        error = _error_summary(exc)
+    record["duration_seconds"] = round(time.monotonic() - t0, 3)
+    record["finished_at"] = _utcnow().isoformat()
+    record["status"] = "failed" if error else "succeeded"
+    record["error"] = error
+    record.pop("pid", None)
+    if ipynb.exists():
+        try:
+            export_html(ipynb, run_dir / f"{name}.html", title=f"{name} {run_id}")
+        except Exception as exc:
+            record["html"] = None
+            record["html_error"] = _error_summary(exc)
+    else:
+        record["html"] = record["ipynb"] = None
+    record["outputs"] = list_outputs(run_dir, name)
+    if record["status"] == "succeeded":
+        record["snapshot"] = publish_snapshot(injected.get("db"))
+    _write_json(run_dir / "run.json", record)
+    _refresh_index(reports_dir)
+    return RunResult(run_id, name, run_dir, record["status"], error, record)
+
+
+def list_outputs(run_dir: Path, name: str) -> list[str]:
+    """Files the notebook wrote into its run folder (relative paths), sorted."""
+    own = _RUN_FILES | {f"{name}.ipynb", f"{name}.html"}
+    return sorted(
+        str(p.relative_to(run_dir))
+        for p in run_dir.rglob("*")
+        if p.is_file() and str(p.relative_to(run_dir)) not in own and not p.name.endswith(".tmp")
+    )
+
+
+def mark_failed(run_dir: str | os.PathLike, error: str) -> dict:
+    """Record a run that was stopped from outside (timeout, kill) as failed, and export what ran."""
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    record = json.loads(path.read_text()) if path.exists() else {"run_id": run_dir.name, "notebook": run_dir.parent.name}
+    if record.get("status") in {"succeeded", "failed"}:
+        return record
+    name = record["notebook"]
+    finished = _utcnow()
+    record["status"] = "failed"
+    record["error"] = error
+    record["finished_at"] = finished.isoformat()
+    if record.get("started_at"):
+        started = dt.datetime.fromisoformat(record["started_at"])
+        record["duration_seconds"] = round((finished - started).total_seconds(), 3)
+    record.pop("pid", None)
+    ipynb = run_dir / f"{name}.ipynb"
+    if ipynb.exists():
+        with contextlib.suppress(Exception):
+            export_html(ipynb, run_dir / f"{name}.html", title=f"{name} {record.get('run_id')}")
+    if not (run_dir / f"{name}.html").exists():
+        record["html"] = None
+    record["outputs"] = list_outputs(run_dir, name)
+    _write_json(path, record)
+    _refresh_index(run_dir.parent.parent)
+    return record
+
+
+def publish_snapshot(db: str | None) -> dict | None:
+    """Publish the workspace for apps when `cdp_lib.snapshots` is installed; report what happened."""
+    if not db or importlib.util.find_spec("cdp_lib.snapshots") is None:
+        return None
+    snapshots = importlib.import_module("cdp_lib.snapshots")
+    publish = getattr(snapshots, "publish", None)
+    if publish is None or not Path(db).is_file():
+        return None
+    try:
+        result = publish(db)
+    except Exception as exc:  # the report stands; apps keep serving the previous snapshot
+        log.warning("snapshot publish failed for %s: %s", db, exc)
+        return {"published": False, "error": _error_summary(exc)}
+    return {"published": True, "path": str(result) if result is not None else None}
+
+
+def _refresh_index(reports_dir: Path) -> None:
+    from cdp_lib import reports_index
+
+    try:
+        reports_index.write_index(reports_dir)
+    except Exception as exc:  # never fail a report because the index could not be written
+        log.warning("could not update %s/index.html: %s", reports_dir, exc)
