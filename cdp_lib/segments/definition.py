@@ -1,0 +1,358 @@
+"""Segment definitions: parse and validate the YAML contract, with messages that point into the file.
+
+A definition is plain data (see docs/segments.md). `parse_definition` checks its shape without a
+workspace and returns a `SegmentDefinition` whose conditions are normalised dicts, each tagged
+with `kind` and the `path` of the YAML node it came from; `check_definition` (in `compile`) then
+checks names against a workspace (metrics, properties, segments). Every error names the file, the
+line and the YAML path, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from cdp_lib import filters
+from cdp_lib.errors import InputError
+
+COUNT_OPS = {">=", ">", "==", "!=", "<=", "<"}
+MATCHES = ("all", "any")
+TOP_KEYS = {"name", "description", "match", "conditions"}
+EVENT_KEYS = {"metric", "count", "total", "when", "where"}
+WINDOW_KINDS = ("all_time", "in_last", "between_ago", "before", "after", "between")
+CONDITION_KEYS = ("property", "metric", "within", "in_segment", "not_in_segment", "can_receive", "any", "all")
+CHANNELS = ("email", "sms")
+# Relative windows: h counts hours back from the as-of moment; d/w/m/y count whole UTC days.
+WINDOW_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+KM_PER_MILE = 1.609344
+
+Path_ = tuple  # a path into the YAML document: ("conditions", 2, "where", 0, "op")
+
+
+def format_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<document>"
+
+
+def suggest(word: Any, known) -> str:
+    """'; did you mean X?' with the closest known names, or ''."""
+    close = difflib.get_close_matches(str(word), sorted(map(str, known)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+@dataclass
+class Source:
+    """Where a definition came from, to turn YAML paths into 'file, line N, at path' in messages."""
+
+    name: str = "<definition>"
+    root: Any = None  # the yaml node tree when parsed from text
+
+    def line(self, path: Path_) -> int | None:
+        node, line = self.root, None
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                match = [v for k, v in node.value if k.value == part]
+                if not match:
+                    keys = [k for k, _ in node.value if k.value == part]
+                    return keys[0].start_mark.line + 1 if keys else line
+                node = match[0]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                return line
+            line = node.start_mark.line + 1
+        return line
+
+    def where(self, path: Path_) -> str:
+        line = self.line(path)
+        at = f"{self.name}, line {line}" if line else self.name
+        return f"{at}: {format_path(path)}"
+
+    def error(self, path: Path_, message: str) -> InputError:
+        return InputError(f"{self.where(path)}: {message}")
+
+
+@dataclass
+class SegmentDefinition:
+    """A validated segment definition.
+
+    `conditions` are normalised dicts with a `kind` (`property`, `event`, `within`, `segment`,
+    `consent`, `group`) and the `path` of their YAML node; `raw` is the mapping as written, which
+    is what `save_definition` stores.
+    """
+
+    name: str
+    description: str
+    match: str
+    conditions: list[dict]
+    raw: dict
+    source: Source = field(default_factory=Source)
+
+    @property
+    def depends_on(self) -> set[str]:
+        """Names of the segments this one refers to through in_segment / not_in_segment."""
+        out: set[str] = set()
+
+        def walk(conds):
+            for c in conds:
+                if c["kind"] == "segment":
+                    out.add(c["segment"])
+                elif c["kind"] == "group":
+                    walk(c["conditions"])
+
+        walk(self.conditions)
+        return out
+
+    def iter_conditions(self):
+        """Every leaf condition, nested groups flattened."""
+
+        def walk(conds):
+            for c in conds:
+                if c["kind"] == "group":
+                    yield from walk(c["conditions"])
+                else:
+                    yield c
+
+        return walk(self.conditions)
+
+    def error(self, path: Path_, message: str) -> InputError:
+        return self.source.error(path, message)
+
+    def __repr__(self) -> str:
+        return f"SegmentDefinition({self.name!r}, {len(self.conditions)} condition(s), from {self.source.name})"
+
+
+# -- loading -----------------------------------------------------------------------------------
+def load_definition(spec: str | os.PathLike | Mapping) -> SegmentDefinition:
+    """A definition from a mapping, a YAML file path, or YAML text."""
+    if isinstance(spec, Mapping):
+        return parse_definition(spec)
+    text_like = isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith(("name:", "{")))
+    if text_like:
+        return parse_yaml(spec, "<yaml text>")
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"segment definition file {path} does not exist")
+    return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_yaml(text: str, name: str = "<yaml text>") -> SegmentDefinition:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}, line {mark.line + 1}" if mark else name
+        raise InputError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_definition(data, Source(name, root))
+
+
+def parse_definition(data: Any, source: Source | None = None) -> SegmentDefinition:
+    """Check the shape of a definition mapping and normalise its conditions."""
+    src = source or Source()
+    if not isinstance(data, Mapping):
+        raise src.error((), f"expected a mapping with name, description, match and conditions, got {type(data).__name__}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise src.error((key,), f"unknown key {key!r}{suggest(key, TOP_KEYS)}; allowed: {sorted(TOP_KEYS)}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise src.error(("name",), f"expected the segment's name as text, got {name!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise src.error(("description",), f"expected text, got {description!r}")
+    match = data.get("match", "all")
+    if match not in MATCHES:
+        raise src.error(("match",), f"expected 'all' (AND) or 'any' (OR), got {match!r}")
+    conditions = data.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        raise src.error(("conditions",), f"expected a non-empty list of conditions, got {conditions!r}")
+    parsed = [_condition(c, ("conditions", i), src) for i, c in enumerate(conditions)]
+    return SegmentDefinition(name.strip(), description.strip(), match, parsed, dict(data), src)
+
+
+# -- conditions --------------------------------------------------------------------------------
+def _condition(spec: Any, path: Path_, src: Source) -> dict:
+    if not isinstance(spec, Mapping) or not spec:
+        raise src.error(path, f"expected a condition mapping with one of {list(CONDITION_KEYS)}, got {spec!r}")
+    kinds = [k for k in CONDITION_KEYS if k in spec]
+    if not kinds:
+        first = next(iter(spec))
+        raise src.error(
+            path + (first,),
+            f"unknown condition key {first!r}{suggest(first, CONDITION_KEYS)}; a condition starts with one of {list(CONDITION_KEYS)}",
+        )
+    kind = kinds[0]
+    if kind == "metric":
+        return _event(spec, path, src)
+    if kind == "property":
+        return _property(spec, path, src)
+    extra = set(spec) - {kind}
+    if extra:
+        key = sorted(extra)[0]
+        raise src.error(path + (key,), f"unexpected key {key!r} next to {kind!r}; put each condition in its own list item")
+    value = spec[kind]
+    if kind in ("any", "all"):
+        if not isinstance(value, list) or not value:
+            raise src.error(path + (kind,), f"expected a non-empty list of conditions, got {value!r}")
+        inner = [_condition(c, path + (kind, i), src) for i, c in enumerate(value)]
+        return {"kind": "group", "match": kind, "conditions": inner, "path": path}
+    if kind in ("in_segment", "not_in_segment"):
+        if not isinstance(value, str) or not value.strip():
+            raise src.error(path + (kind,), f"expected a segment name, got {value!r}")
+        return {"kind": "segment", "segment": value.strip(), "negate": kind == "not_in_segment", "path": path}
+    if kind == "can_receive":
+        if value not in CHANNELS:
+            raise src.error(path + (kind,), f"expected one of {list(CHANNELS)}, got {value!r}")
+        return {"kind": "consent", "channel": value, "path": path}
+    return _within(value, path + ("within",), src)
+
+
+def _property(spec: Mapping, path: Path_, src: Source) -> dict:
+    try:
+        f = filters.validate_filter(spec, format_path(path))
+    except InputError as exc:
+        raise InputError(f"{src.name}, line {src.line(path)}: {exc}") from None
+    ordered = f["op"] in {">", ">=", "<", "<="}
+    if ordered and (isinstance(f["value"], bool) or not isinstance(f["value"], (int, float, str, dt.date))):
+        raise src.error(path + ("value",), f"operator {f['op']!r} needs a number or a date, got {f['value']!r}")
+    if f["op"] in filters.RELATIVE_DATE_OPS:
+        f["span"] = _span(f["value"], path + ("value",), src)
+    return {"kind": "property", **f, "path": path}
+
+
+def _event(spec: Mapping, path: Path_, src: Source) -> dict:
+    for key in spec:
+        if key not in EVENT_KEYS:
+            raise src.error(path + (key,), f"unknown key {key!r}{suggest(key, EVENT_KEYS)}; allowed: {sorted(EVENT_KEYS)}")
+    metric = spec["metric"]
+    if not isinstance(metric, str) or not metric.strip():
+        raise src.error(path + ("metric",), f"expected a metric name such as 'Placed Order', got {metric!r}")
+    if "count" in spec and "total" in spec:
+        raise src.error(path + ("total",), "give either count (how many events) or total (sum of their value), not both")
+    measure = "total" if "total" in spec else "count"
+    compare = spec.get(measure, {"op": ">=", "value": 1})
+    cpath = path + (measure,)
+    if not isinstance(compare, Mapping) or set(compare) != {"op", "value"}:
+        raise src.error(cpath, f"expected {{op: '>=', value: 1}} (keys op and value), got {compare!r}")
+    if compare["op"] not in COUNT_OPS:
+        raise src.error(cpath + ("op",), f"unknown operator {compare['op']!r}; expected one of {sorted(COUNT_OPS)}")
+    number = compare["value"]
+    if measure == "count" and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
+        raise src.error(cpath + ("value",), f"expected a whole number of times (0 or more), got {number!r}")
+    if measure == "total" and (isinstance(number, bool) or not isinstance(number, (int, float))):
+        raise src.error(cpath + ("value",), f"expected a number, got {number!r}")
+    when = _window(spec.get("when", {"all_time": True}), path + ("when",), src)
+    where = spec.get("where", [])
+    if not isinstance(where, list):
+        raise src.error(path + ("where",), f"expected a list of property filters, got {where!r}")
+    where_specs = []
+    for i, w in enumerate(where):
+        wf = _property(w, path + ("where", i), src)
+        where_specs.append(wf)
+    return {
+        "kind": "event",
+        "metric": metric.strip(),
+        "measure": measure,
+        "op": compare["op"],
+        "value": number,
+        "when": when,
+        "where": where_specs,
+        "path": path,
+    }
+
+
+def _span(text: Any, path: Path_, src: Source) -> tuple[float, str]:
+    """'30d' -> (30.0, 'd'); units h, d, w (7 days), m (30 days), y (365 days)."""
+    s = str(text).strip()
+    number, unit = s[:-1], s[-1:]
+    if unit not in {"h", *WINDOW_UNIT_DAYS} or not number.replace(".", "", 1).isdigit():
+        raise src.error(path, f"{text!r} is not a duration; expected a number and a unit h, d, w, m or y, e.g. '30d'")
+    n = float(number)
+    if unit != "h" and n != int(n):
+        raise src.error(path, f"{text!r}: day-based windows count whole days; use a whole number or hours ('36h')")
+    return n, unit
+
+
+def _date(value: Any, path: Path_, src: Source) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise src.error(path, f"expected a date written YYYY-MM-DD, got {value!r}") from None
+
+
+def _window(spec: Any, path: Path_, src: Source) -> dict:
+    if not isinstance(spec, Mapping) or len(spec) != 1:
+        raise src.error(path, f"expected exactly one of {list(WINDOW_KINDS)}, e.g. {{in_last: 30d}}, got {spec!r}")
+    kind, value = next(iter(spec.items()))
+    if kind not in WINDOW_KINDS:
+        raise src.error(path + (kind,), f"unknown time window {kind!r}{suggest(kind, WINDOW_KINDS)}; expected one of {list(WINDOW_KINDS)}")
+    vpath = path + (kind,)
+    if kind == "all_time":
+        if value is not True:
+            raise src.error(vpath, f"expected true, got {value!r}")
+        return {"kind": "all_time"}
+    if kind == "in_last":
+        return {"kind": "in_last", "span": _span(value, vpath, src)}
+    if kind in ("before", "after"):
+        return {"kind": kind, "date": _date(value, vpath, src)}
+    if not isinstance(value, list) or len(value) != 2:
+        raise src.error(vpath, f"expected a list of two items, got {value!r}")
+    if kind == "between_ago":
+        older, newer = (_span(v, vpath + (i,), src) for i, v in enumerate(value))
+        if _span_days(older) < _span_days(newer):
+            raise src.error(vpath, f"the first item is the older end: write [{value[1]}, {value[0]}]")
+        return {"kind": "between_ago", "start": older, "end": newer}
+    first, last = (_date(v, vpath + (i,), src) for i, v in enumerate(value))
+    if first > last:
+        raise src.error(vpath, f"start {first} is after end {last}; write the earlier date first")
+    return {"kind": "between", "start": first, "end": last}
+
+
+def _span_days(span: tuple[float, str]) -> float:
+    n, unit = span
+    return n / 24 if unit == "h" else n * WINDOW_UNIT_DAYS[unit]
+
+
+def _within(spec: Any, path: Path_, src: Source) -> dict:
+    if not isinstance(spec, Mapping):
+        raise src.error(path, f"expected {{miles: 30, of: {{lat: .., lon: ..}}}} or {{km: .., of: {{zip: ..}}}}, got {spec!r}")
+    allowed = {"miles", "km", "of"}
+    for key in spec:
+        if key not in allowed:
+            raise src.error(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; allowed: {sorted(allowed)}")
+    units = [u for u in ("miles", "km") if u in spec]
+    if len(units) != 1:
+        raise src.error(path, "give the distance in exactly one of 'miles' or 'km'")
+    distance = spec[units[0]]
+    if isinstance(distance, bool) or not isinstance(distance, (int, float)) or distance <= 0:
+        raise src.error(path + (units[0],), f"expected a positive number, got {distance!r}")
+    km = float(distance) * (KM_PER_MILE if units[0] == "miles" else 1.0)
+    of = spec.get("of")
+    opath = path + ("of",)
+    if isinstance(of, Mapping) and set(of) == {"lat", "lon"}:
+        lat, lon = of["lat"], of["lon"]
+        for key, val, lim in (("lat", lat, 90), ("lon", lon, 180)):
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or abs(val) > lim:
+                raise src.error(opath + (key,), f"expected a number between -{lim} and {lim}, got {val!r}")
+        return {"kind": "within", "km": km, "lat": float(lat), "lon": float(lon), "zip": None, "path": path[:-1]}
+    if isinstance(of, Mapping) and set(of) == {"zip"}:
+        if not isinstance(of["zip"], str):
+            raise src.error(opath + ("zip",), f"write the postal code as quoted text (e.g. '02108'), got {of['zip']!r}")
+        return {"kind": "within", "km": km, "lat": None, "lon": None, "zip": str(of["zip"]), "path": path[:-1]}
+    raise src.error(opath, f"expected {{lat: 42.36, lon: -71.06}} or {{zip: '02108'}}, got {of!r}")
