@@ -191,3 +191,9 @@ class Workspace:
         if tables.get("events"):
             last = self.events.timestamp.max().execute()
         return {"tables": tables, "max_event_time": None if last is None else str(pd.Timestamp(last))}
+
+    def segments_for(self, profile_id_or_email: str) -> pd.DataFrame:
+        """Segments a person is in now (`segment`, `joined_at`), by profile id or email."""
+        from cdp_lib.segments.history import segments_for
+
+        return segments_for(self, profile_id_or_email)
