@@ -1,0 +1,111 @@
+"""`cdp ingest` and `cdp quarantine`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cdp_lib import ingest as ingest_lib
+from cdp_lib.commands._base import Context, pass_context
+
+
+def _progress_bar(path: Path):
+    """A tqdm bar over the ingest steps, only on a terminal and for large files."""
+    if not sys.stderr.isatty() or path.stat().st_size < ingest_lib.LARGE_FILE_BYTES:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(ingest_lib.STEPS), desc=f"ingest {path.name}", unit="step", file=sys.stderr)
+
+    def progress(step: str, index: int, total: int) -> None:
+        bar.set_postfix_str(step)
+        bar.update(1)
+
+    return progress, bar
+
+
+@click.command()
+@click.argument("table", type=click.Choice(ingest_lib.TABLES))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--map", "mapping", multiple=True, metavar="SOURCE=CANONICAL",
+    help="Name the canonical column a source column holds, e.g. --map 'E-Mail=email' (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON summary line per file.")
+@pass_context
+def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str, ...], as_json: bool) -> None:
+    """Load CSV, Parquet or JSON Lines FILES into TABLE (profiles, events or catalog).
+
+    Each file is loaded atomically; its rows end up loaded, duplicate or quarantined
+    (see 'cdp quarantine list'). Re-ingesting a file changes nothing.
+    """
+    # Check every file and the mapping before touching the workspace.
+    for path in files:
+        ingest_lib.detect_format(path)
+    explicit = ingest_lib.parse_mapping(mapping)
+    ws = ctx.workspace()
+    for path in files:
+        progress, bar = _progress_bar(path)
+        try:
+            result = ingest_lib.ingest_file(ws, table, path, mapping=explicit, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        if as_json:
+            keys = ("rows", "loaded", "duplicates", "quarantined", "ingest_id", "file", "table",
+                    "new_profiles", "merges", "seconds")
+            click.echo(json.dumps({k: getattr(result, k) for k in keys}))
+            continue
+        line = (f"{path}: {result.rows:,} rows -> {result.loaded:,} loaded, "
+                f"{result.duplicates:,} duplicates, {result.quarantined:,} quarantined")
+        if table != "catalog":
+            line += f"; {result.new_profiles:,} new profiles, {result.merges:,} merges"
+        click.echo(line + f" ({result.seconds:.1f} s)")
+        if result.quarantined:
+            click.echo(f"  see why: cdp quarantine list --ingest {result.ingest_id}")
+
+
+@click.group()
+def quarantine() -> None:
+    """Rows that ingest set aside, with the reason; fix them and ingest them again."""
+
+
+@quarantine.command("list")
+@click.option("--ingest", "ingest_id", default=None, help="Only rows of this ingest id.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Rows to show.")
+@click.option("--json", "as_json", is_flag=True, help="JSON records instead of a table.")
+@pass_context
+def quarantine_list(ctx: Context, ingest_id: str | None, limit: int, as_json: bool) -> None:
+    """Show quarantined rows: ingest id, file, line, reason and the raw row."""
+    df = ingest_lib.quarantine_table(ctx.workspace(read_only=True), ingest_id=ingest_id, limit=limit)
+    if as_json:
+        click.echo(df.to_json(orient="records", date_format="iso"))
+        return
+    if df.empty:
+        click.echo("no quarantined rows")
+        return
+    shown = df[["ingest_id", "file", "line", "reason", "raw"]]
+    click.echo(shown.to_string(index=False, max_colwidth=80))
+
+
+@quarantine.command("export")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="CSV file to write (default: standard output).")
+@click.option("--ingest", "ingest_id", default=None, help="Only rows of this ingest id.")
+@pass_context
+def quarantine_export(ctx: Context, out: Path | None, ingest_id: str | None) -> None:
+    """Write quarantined rows as CSV (ingest_id, file, table_name, line, reason, raw, time)."""
+    ws = ctx.workspace(read_only=True)
+    if out is None:
+        ingest_lib.quarantine_table(ws, ingest_id=ingest_id).to_csv(sys.stdout, index=False)
+        return
+    n = ingest_lib.export_quarantine(ws, out, ingest_id=ingest_id)
+    click.echo(f"wrote {n:,} quarantined rows to {out}", err=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ingest)
+    group.add_command(quarantine)
