@@ -151,6 +151,20 @@ class Period:
         return Period(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
 
 
+def latest_event_day(ws: Workspace) -> dt.date:
+    """The UTC day of the newest event (today when there are no events)."""
+    last = ws.events.timestamp.max().execute()
+    return dt.date.today() if last is None or pd.isna(last) else pd.Timestamp(last).date()
+
+
+def kpi_period(ws: Workspace, start: Any = None, end: Any = None, default_days: int = 30) -> Period:
+    """The period to report: `end` defaults to the newest event's day, `start` to
+    `default_days` days ending on `end`."""
+    end_day = latest_event_day(ws) if end is None else Period.parse(end, end).end
+    start_day = end_day - dt.timedelta(days=default_days - 1) if start is None else start
+    return Period.parse(start_day, end_day)
+
+
 def _events(ws: Workspace, kpi: Kpi) -> ir.Table:
     ev = ws.events
     if kpi.metrics:

@@ -144,3 +144,24 @@ def test_bad_kpi_definitions():
         Kpi("x", "attributed_value", ("Placed Order",))
     with pytest.raises(InputError, match=r"KPI 'x'.where\[0\].op: unknown operator 'like'"):
         Kpi("x", "events", where=({"property": "source", "op": "like", "value": "a"},))
+
+
+@pytest.mark.notebook
+def test_kpi_overview_notebook_runs_and_saves_the_overview(tmp_path):
+    import papermill as pm
+
+    from pathlib import Path
+
+    df = pd.DataFrame(EVENTS, columns=["profile_id", "metric", "timestamp", "value", "product_id", "source"])
+    df.insert(0, "event_id", [f"e{i}" for i in range(len(df))])
+    db = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(db), events=df).close()
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "kpi_overview.ipynb"
+    pm.execute_notebook(
+        str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), kernel_name="python3",
+        parameters={"db": str(db), "start": START, "end": END}, progress_bar=False,
+    )
+    saved = pd.read_csv(tmp_path / "kpi_overview.csv").set_index("metric")
+    assert saved.loc["Revenue", ["value", "previous", "change_pct"]].tolist() == [150, 30, 400]
+    assert (tmp_path / "service_interactions.png").stat().st_size > 0
+    assert (tmp_path / "average_order_value.png").stat().st_size > 0
