@@ -1,0 +1,93 @@
+"""`cdp rfm`: score every customer who ordered, print the group distribution, write the rows."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from cdp_lib import rfm
+from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.errors import InputError
+from cdp_lib.prerequisites import PrerequisiteWarning
+
+OUTPUT_FORMATS = (".csv", ".parquet")
+
+
+def check_output(out: Path) -> None:
+    """Reject an unsupported output file before anything is computed."""
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputError(f"--out {out}: unsupported extension {suffix or '(none)'}; use .csv or .parquet")
+
+
+def write_rows(df, out: Path) -> None:
+    """Write per-customer rows as CSV or Parquet, chosen by the file extension."""
+    check_output(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+
+
+@click.command("rfm")
+@click.option("--as-of", "as_of", help="Score as of the end of this date, YYYY-MM-DD (UTC). Default: today.")
+@click.option("--metric", help="Conversion metric whose positive-value events are orders. Default: Placed Order.")
+@click.option("--lookback-days", "lookback_days", type=int, help="Only orders in the N days up to as-of. Default: all history.")
+@click.option("--recency-days-thresholds", "recency_days_thresholds", metavar="A,B",
+              help="r_score 3 if days since last order <= A, 2 if <= B, else 1. Default: 180,365.")
+@click.option("--frequency-thresholds", "frequency_thresholds", metavar="C1,C2",
+              help="Fixed cut-offs: f_score 3 if orders > C2, 2 if > C1, else 1. Default: thirds.")
+@click.option("--monetary-thresholds", "monetary_thresholds", metavar="C1,C2",
+              help="Fixed cut-offs for revenue, as for --frequency-thresholds.")
+@click.option("--frequency-quantiles", "frequency_quantiles", metavar="Q1,Q2",
+              help="Cut-offs at these quantiles (0-1) of orders instead of thirds.")
+@click.option("--monetary-quantiles", "monetary_quantiles", metavar="Q1,Q2",
+              help="Cut-offs at these quantiles (0-1) of revenue instead of thirds.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False),
+              help="YAML parameter file (e.g. parameters/rfm/monthly.yaml); flags override it.")
+@click.option("--force", is_flag=True, default=None, help="Run even when the data prerequisites are unmet (prints a warning).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write one row per customer to this .csv or .parquet file.")
+@click.option("--no-snapshot", is_flag=True, help="Do not store the result in rfm_snapshots (opens the workspace read-only).")
+@pass_context
+def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snapshot: bool, **flags) -> None:
+    """RFM scores and groups per customer; stores a dated snapshot for profile attributes."""
+    data = {}
+    where = "cdp rfm"
+    if params_file:
+        data = rfm.RfmParams.from_yaml(params_file)
+        data = {f: getattr(data, f) for f in data.__dataclass_fields__}
+        where = f"cdp rfm (with {params_file})"
+    data.update({k: v for k, v in flags.items() if v is not None})
+    params = rfm.RfmParams.from_mapping(data, where=where)
+    if out:
+        check_output(Path(out))
+    ws = ctx.workspace(read_only=no_snapshot)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PrerequisiteWarning)
+        table, thresholds = rfm.scored_rfm(ws, params)
+    for w in caught:
+        if issubclass(w.category, PrerequisiteWarning):
+            click.echo(f"warning: {w.message}", err=True)
+    df = table.order_by("profile_id").execute()
+    as_of = params.as_of_date
+    click.echo(f"RFM as of {as_of} on {params.metric!r} orders: {len(df):,} customers scored")
+    if any(issubclass(w.category, PrerequisiteWarning) for w in caught):
+        click.echo("  FORCED: data prerequisites unmet, read these groups with care")
+    click.echo(thresholds.as_frame()[["dimension", "rule"]].to_string(index=False, header=False))
+    counts = df["rfm_group"].value_counts().reindex(rfm.GROUP_ORDER, fill_value=0)
+    click.echo(f"{'group':<16}{'customers':>10}{'share':>8}")
+    for group, n in counts.items():
+        click.echo(f"{group:<16}{n:>10,}{100 * n / max(len(df), 1):>7.1f}%")
+    if out:
+        write_rows(df, Path(out))
+        click.echo(f"wrote {len(df):,} rows to {out}")
+    if not no_snapshot:
+        stored = rfm.save_rfm_snapshot(ws, df, as_of)
+        click.echo(f"snapshot {as_of} stored ({stored:,} rows); rfm_profile_attributes refreshed")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(rfm_command)
