@@ -38,6 +38,8 @@ CREATED_ACCOUNT = "Created Account"
 ADDED_TO_CART = "Added to Cart"
 SERVICE_INTERACTIONS = ("Tracked Order", "Started Return", "Applied Coupon", "Clicked Help", "Started Web Chat")
 ACCOUNT_PAGE_SOURCE = "account page"
+# Things that happen to a person rather than things they do: not a sign of activity.
+PASSIVE_METRICS = ("Received Email", "Received SMS", "Bounced Email")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class Kpi:
         `window` before it (inclusive) or at the same time.
     higher_is_better
         Whether a rise is good news (green) or bad news (red) in apps.
+    exclude_metrics
+        Event names left out (with empty `metrics`: every event but these).
+    among
+        Count only people who had an event of this metric on or before the last day of the
+        period being measured (e.g. account holders: `Created Account`).
     """
 
     label: str
@@ -71,6 +78,8 @@ class Kpi:
     window: str = "7d"
     match_on: tuple[str, ...] = ()
     higher_is_better: bool = True
+    exclude_metrics: tuple[str, ...] = ()
+    among: str | None = None
 
     def __post_init__(self):
         where = f"KPI {self.label!r}"
@@ -93,7 +102,7 @@ PLACED_ORDER_AOV = Kpi("Average order value", "average_value", (schema.PLACED_OR
 ACCOUNT_DASHBOARD: tuple[Kpi, ...] = (
     Kpi("Total accounts", "total_profiles", (CREATED_ACCOUNT,)),
     Kpi("New accounts", "profiles", (CREATED_ACCOUNT,)),
-    Kpi("Active accounts", "profiles"),
+    Kpi("Active accounts", "profiles", exclude_metrics=PASSIVE_METRICS, among=CREATED_ACCOUNT),
     Kpi("Service interactions", "events", SERVICE_INTERACTIONS, higher_is_better=False),
     Kpi(
         "Revenue from account-page adds",
@@ -169,6 +178,8 @@ def _events(ws: Workspace, kpi: Kpi) -> ir.Table:
     ev = ws.events
     if kpi.metrics:
         ev = ev.filter(ev.metric.isin(list(kpi.metrics)))
+    if kpi.exclude_metrics:
+        ev = ev.filter(~ev.metric.isin(list(kpi.exclude_metrics)))
     if kpi.where:
         ev = ev.filter(where_expr(ev, list(kpi.where), f"KPI {kpi.label!r}.where"))
     return ev
@@ -201,6 +212,10 @@ def _value_pair(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
         ev = ev.filter(ev.timestamp < period.hi) if lower is None else ev.filter(
             (ev.timestamp >= lower) & (ev.timestamp < period.hi)
         )
+    if kpi.among:
+        first = ws.events.filter(ws.events.metric == kpi.among)
+        first = first.group_by(among_id=first.profile_id).agg(among_since=first.timestamp.min())
+        ev = ev.inner_join(first, ev.profile_id == first.among_id)
     cur = ev.timestamp >= period.lo
     before = ev.timestamp < prev.hi
     if kpi.measure == "total_profiles":
@@ -208,6 +223,9 @@ def _value_pair(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
         before = ev.timestamp < prev.hi
     else:
         before = before & (ev.timestamp >= prev.lo)
+    if kpi.among:
+        cur = cur & (ev.among_since < period.hi)
+        before = before & (ev.among_since < prev.hi)
     val = ev.value.cast("float64")
 
     def aggs(inside: ir.BooleanColumn) -> ir.Scalar:
