@@ -238,6 +238,14 @@ class SpendModel:
         p, q, v = self.params["p"], self.params["q"], self.params["v"]
         return v * p / (q - 1)
 
+    def expected_spend_expr(self, frequency: ir.IntegerValue, monetary_value: ir.FloatingValue) -> ir.FloatingValue:
+        """`expected_spend` as an engine expression (spend is continuous: nothing to condense)."""
+        p, q = self.params["p"], self.params["q"]
+        x = frequency.cast("float64")
+        m = ibis.greatest(monetary_value, 0.0)
+        weight = p * x / (p * x + (q - 1))
+        return (1 - weight) * self.population_mean + weight * m
+
     def expected_spend(self, frequency, monetary_value) -> np.ndarray:
         """E[average spend per purchase day | frequency, mean repeat spend] (Fader & Hardie 2013, eq. 5)."""
         p, q = self.params["p"], self.params["q"]
@@ -448,7 +456,15 @@ class ClvResult:
 
 def orders_table(ws: Workspace, params: ClvParams) -> ir.Table:
     """Order events of `params.metric` (optionally filtered), negative values left out with a warning."""
-    orders = events_for(ws, params.metric)
+    try:
+        orders = events_for(ws, params.metric)
+    except InputError:
+        if params.metric != schema.PLACED_ORDER:
+            raise
+        raise DataError(
+            f"no orders: metric {params.metric!r} has no events in the workspace; load orders "
+            "with 'cdp ingest events' or pass the metric that records orders (--metric)"
+        ) from None
     if params.where:
         orders = orders.filter(where_expr(orders, params.where, where="where", as_of=params.as_of))
     upto = orders.filter(orders.timestamp <= as_of_end(params.as_of))
@@ -502,19 +518,17 @@ def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
     orders = orders_table(ws, params)
     check_prerequisites(orders.filter(orders.value > 0), params.as_of, params.force, what="CLV")
     summary = clv_summary.summary_table(orders, as_of, params.time_unit)
-    tm, sm, txn, spend = _fit_models(summary, params)
+    tm, sm, txn, _ = _fit_models(summary, params)
     scale = clv_summary.unit_days(params.time_unit)
     scored = score_combinations(tm, txn, params.horizon_days / scale, float(params.discount_rate), scale)
-    spend_scored = spend.assign(expected_spend=sm.expected_spend(spend["frequency"], spend["monetary_value"]))
 
-    # Join the distinct-combination scores back to customers, in the engine.
+    # Join the distinct-combination scores back to customers, in the engine, on whole-number
+    # keys (float sums are not bit-stable between engine runs, integers are).
     s_txn = ibis.memtable(scored[["frequency", "recency_days", "T_days", "predicted_orders", "discounted_orders", "p_alive"]])
-    s_spend = ibis.memtable(spend_scored[["frequency", "monetary_value", "expected_spend"]])
     s = summary.left_join(s_txn, ["frequency", "recency_days", "T_days"]).select(
         summary, "predicted_orders", "discounted_orders", "p_alive"
     )
-    s = s.left_join(s_spend, ["frequency", "monetary_value"]).select(s, "expected_spend")
-    s = s.mutate(expected_spend=s.expected_spend.fill_null(sm.population_mean))
+    s = s.mutate(expected_spend=sm.expected_spend_expr(s.frequency, s.monetary_value))
 
     refunds = clv_summary.net_value_table(orders, _refund_events(ws, params), as_of)
     s = s.left_join(refunds, "profile_id").select(s, "refunded_value")
@@ -560,6 +574,8 @@ def _refund_events(ws: Workspace, params: ClvParams) -> ir.Table:
 
 def _count_negative(ws: Workspace, params: ClvParams) -> int:
     orders = events_for(ws, params.metric)
+    if params.where:
+        orders = orders.filter(where_expr(orders, params.where, where="where", as_of=params.as_of))
     upto = orders.filter((orders.timestamp <= as_of_end(params.as_of)) & (orders.value < 0))
     return int(upto.count().execute())
 

@@ -87,7 +87,7 @@ def classify(first_name: str | None) -> str:
         return UNCERTAIN
     if share >= THRESHOLD:
         return LIKELY_MALE
-    if share <= 1 - THRESHOLD:
+    if 1 - share >= THRESHOLD:
         return LIKELY_FEMALE
     return UNCERTAIN
 

@@ -1,0 +1,86 @@
+"""`cdp clv`: fit the CLV models, store `clv_predictions`, print the report, write the rows."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from cdp_lib import clv
+from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.errors import InputError
+
+OUTPUT_FORMATS = (".csv", ".parquet")
+
+
+def _write_rows(df, out: Path) -> None:
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputError(f"--out {out}: unsupported extension {suffix or '(none)'}; use .csv or .parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+
+
+@click.command("clv")
+@click.option("--as-of", "as_of", help="Predict as of the end of this date, YYYY-MM-DD (UTC). Default: today.")
+@click.option("--time-unit", "time_unit", type=click.Choice(["D", "W"]), help="Model time unit: D days, W weeks (days/7). Default: D.")
+@click.option("--horizon-days", "horizon_days", type=int, help="Predict orders and value over the next N days. Default: 365.")
+@click.option("--holdout-days", "holdout_days", type=int,
+              help="Also validate: fit on data up to N days before as-of and compare with those N days.")
+@click.option("--model", type=click.Choice(list(clv.MODELS)), help="Purchase model. Default: bgnbd.")
+@click.option("--metric", help="Metric whose events are orders. Default: Placed Order.")
+@click.option("--refund-metric", "refund_metric", help="Metric of refunds (by order_id). Default: Refunded Order.")
+@click.option("--discount-rate", "discount_rate", type=float, help="Annual discount rate for predicted value, e.g. 0.1. Default: 0.")
+@click.option("--penalizer", type=float, help="L2 penalty on model parameters; try 0.001 when a fit does not converge. Default: 0.")
+@click.option("--tol", type=float, help="Optimiser tolerance. Default: 1e-7 (BG/NBD), 1e-6 (Pareto/NBD).")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False),
+              help="YAML parameter file (e.g. parameters/clv/weekly.yaml); flags override it.")
+@click.option("--force", is_flag=True, default=None, help="Run even when the data prerequisites are unmet (prints a warning).")
+@click.option("--params-out", "params_out", type=click.Path(dir_okay=False), help="Write the fitted parameters and report to this JSON file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write one row per profile to this .csv or .parquet file.")
+@pass_context
+def clv_command(ctx: Context, params_file: str | None, params_out: str | None, out: str | None, **flags) -> None:
+    """Predicted CLV, orders, churn risk and next-order date per customer; stores clv_predictions."""
+    data: dict = {}
+    if params_file:
+        base = clv.ClvParams.from_yaml(params_file)
+        data = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    data.update({k: v for k, v in flags.items() if v is not None})
+    params = clv.ClvParams.from_dict(data, where="cdp clv")
+    ws = ctx.workspace()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = clv.run_clv(ws, params, store=True)
+    for w in caught:
+        if issubclass(w.category, UserWarning) and w.filename.find("site-packages") < 0:
+            click.echo(f"warning: {w.message}", err=True)
+    report = result.report
+    click.echo(f"CLV as of {report.as_of} on {params.metric!r} orders ({report.confidence} confidence)")
+    click.echo(report.summary_frame().to_string(index=False, header=False))
+    if report.validation:
+        v = report.validation
+        click.echo(
+            f"holdout {v['calibration_end']} to {v['observation_end']}: {v['repeat_transactions_holdout']:,} repeat "
+            f"purchase days actual, {v['predicted_repeat_transactions_holdout']:,} predicted "
+            f"({v['holdout_error_pct']:+}%); cumulative at end {v['cumulative_error_pct_at_end']:+}%"
+        )
+    df = result.predictions.order_by("profile_id").execute()
+    risk = df["churn_risk"].value_counts()
+    click.echo("churn risk: " + ", ".join(f"{k} {int(risk.get(k, 0)):,}" for k in ("low", "medium", "high")))
+    click.echo(f"stored {len(df):,} rows in {clv.PREDICTIONS_TABLE}")
+    if params_out:
+        report.write_params(params_out)
+        click.echo(f"wrote parameters to {params_out}")
+    if out:
+        profiles = ws.profiles.select("profile_id", "external_id", "email").execute()
+        rows = profiles.drop_duplicates("profile_id").merge(df, on="profile_id", how="right")
+        _write_rows(rows[["profile_id", "external_id", "email", *[c for c in df.columns if c != "profile_id"]]], Path(out))
+        click.echo(f"wrote {len(rows):,} rows to {out}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(clv_command)
