@@ -524,9 +524,13 @@ def run_notebook(
         **(extra or {}),
     }
     _write_json(run_dir / "run.json", record)
+    db_before = _file_state(injected.get("db"))
     ipynb = run_dir / f"{name}.ipynb"
     error = None
     t0 = time.monotonic()
+    quiet = _PapermillInferenceFilter()
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addFilter(quiet)
     try:
         papermill.execute_notebook(
             str(path),
@@ -539,6 +543,8 @@ def run_notebook(
         )
     except Exception as exc:  # PapermillExecutionError, a dead kernel, ...: the run failed
         error = _error_summary(exc)
+    finally:
+        papermill_log.removeFilter(quiet)
     record["duration_seconds"] = round(time.monotonic() - t0, 3)
     record["finished_at"] = _utcnow().isoformat()
     record["status"] = "failed" if error else "succeeded"
@@ -554,10 +560,19 @@ def run_notebook(
         record["html"] = record["ipynb"] = None
     record["outputs"] = list_outputs(run_dir, name)
     if record["status"] == "succeeded":
-        record["snapshot"] = publish_snapshot(injected.get("db"))
+        record["snapshot"] = publish_snapshot(injected.get("db"), changed=_file_state(injected.get("db")) != db_before)
     _write_json(run_dir / "run.json", record)
     _refresh_index(reports_dir)
     return RunResult(run_id, name, run_dir, record["status"], error, record)
+
+
+class _PapermillInferenceFilter(logging.Filter):
+    """Drop papermill's own parameter-inference warnings: its regex does not read `str | None`
+    annotations, and the parameters were already validated here against the cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not (msg.startswith("Passed unknown parameter") or msg.startswith("Unable to parse line"))
 
 
 def list_outputs(run_dir: Path, name: str) -> list[str]:
@@ -598,14 +613,33 @@ def mark_failed(run_dir: str | os.PathLike, error: str) -> dict:
     return record
 
 
-def publish_snapshot(db: str | None) -> dict | None:
-    """Publish the workspace for apps when `cdp_lib.snapshots` is installed; report what happened."""
+def _file_state(db: str | None) -> tuple | None:
+    """Modification time and size of the workspace file and its WAL: did a run write it?"""
+    if not db:
+        return None
+    out = []
+    for path in (Path(db), Path(f"{db}.wal")):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            out.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def publish_snapshot(db: str | None, changed: bool = True) -> dict | None:
+    """Publish the workspace for apps (`cdp_lib.snapshots`, when installed); report what happened.
+
+    A copy is made when the run changed the workspace file, or when nothing is published yet;
+    read-only reports leave the current snapshot alone (a copy of a large workspace is costly).
+    """
     if not db or importlib.util.find_spec("cdp_lib.snapshots") is None:
         return None
     snapshots = importlib.import_module("cdp_lib.snapshots")
     publish = getattr(snapshots, "publish", None)
     if publish is None or not Path(db).is_file():
         return None
+    current = getattr(snapshots, "current_snapshot", None)
+    if not changed and current is not None and current(db) is not None:
+        return {"published": False, "reason": "workspace unchanged by this run"}
     try:
         result = publish(db)
     except Exception as exc:  # the report stands; apps keep serving the previous snapshot
