@@ -73,6 +73,7 @@ GROUP_GUIDE: dict[str, tuple[str, str]] = {
 }
 
 NEVER_PURCHASED = "Never purchased"
+DEFAULT_CHANGE_DAYS = 90  # rfm_change compares with this many days before the end by default
 NOT_SCORED = "No order in lookback"
 DEFAULT_RECENCY_DAYS_THRESHOLDS = (180, 365)
 THIRDS = (1 / 3, 2 / 3)
@@ -87,6 +88,14 @@ SNAPSHOT_COLUMNS = (
     "as_of", "profile_id", "recency_days", "frequency", "monetary",
     "r_score", "f_score", "m_score", "rfm_group",
 )
+
+
+def group_guide_frame() -> pd.DataFrame:
+    """The six groups with their score codes, what they mean and what to do (for reports)."""
+    return pd.DataFrame(
+        [(g, " ".join(GROUPS[g]), *GROUP_GUIDE[g]) for g in GROUP_ORDER],
+        columns=["rfm_group", "rfm_codes", "meaning", "what_to_do"],
+    )
 
 
 # -- parameters ------------------------------------------------------------------------------
@@ -434,9 +443,11 @@ class RfmChange:
     medians: ir.Table
 
 
-def rfm_change(ws: Workspace, start: dt.date | str, end: dt.date | str | None = None,
+def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | None = None,
                params: RfmParams | None = None) -> RfmChange:
     """Compare RFM groups at `start` and `end` (default: `params.as_of`, or today).
+
+    `start` None means `DEFAULT_CHANGE_DAYS` (90) days before the end.
 
     The frequency/monetary cut-offs are computed once, on the customers scored at the END date,
     and applied at both dates, so a customer moves only because their own orders changed, not
@@ -445,7 +456,9 @@ def rfm_change(ws: Workspace, start: dt.date | str, end: dt.date | str | None = 
     params = params or RfmParams()
     start_date = _parse_date(start, "start_date")
     end_date = _parse_date(end, "end_date") or params.as_of_date
-    if start_date is None or start_date >= end_date:
+    if start_date is None:
+        start_date = end_date - dt.timedelta(days=DEFAULT_CHANGE_DAYS)
+    if start_date >= end_date:
         raise InputError(f"start_date {start_date} must be before end_date {end_date}")
     end_params = params.replace(as_of=end_date)
     end_orders = orders_table(ws, end_params)
