@@ -127,3 +127,17 @@ def test_errors_without_history_and_for_unknown_segments():
         audience_performance_table(ws, params, members={"VIP": ["p1"]}, metrics={})
     with pytest.raises(InputError, match=r"windows\['Clicked Email'\]: channel 'push'"):
         audience_params(windows={"Clicked Email": ["push", "1d"]})
+
+
+def test_cli_with_member_file(tmp_path):
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    ev = events(("p1", "Clicked SMS", -H, None), ("p1", "Placed Order", 0, 12.0))
+    workspace_from_frames(str(db), events=ev).close()
+    (tmp_path / "members.yaml").write_text("Texters: [p1]\n")
+    out = tmp_path / "audience.csv"
+    assert main(["--db", str(db), "audience-performance", "--members", str(tmp_path / "members.yaml"),
+                 "--period", "week_to_date", "--as-of", "2024-03-10", "--out", str(out)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert (row.segment, row.sms_conversions, row.sms_revenue, row.total_revenue) == ("Texters", 1, 12.0, 12.0)

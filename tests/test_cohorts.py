@@ -172,3 +172,16 @@ def test_cdnow_first_quarter_1997_cohorts_followed_to_june_1998(cdnow_sample_ws)
     assert got[got.period == 0].customers.sum() == 2357
     ev = workspace_events(cdnow_sample_ws)
     compare(got, pandas_cohorts(ev, "month", until="1998-06-30"))
+
+
+def test_cli_long_format(tmp_path):
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    ev = orders(("p1", "2024-01-05T00:00:00Z", 10.0), ("p1", "2024-02-05T00:00:00Z", 20.0))
+    workspace_from_frames(str(db), events=ev).close()
+    out = tmp_path / "cohorts.csv"
+    assert main(["--db", str(db), "cohort", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["cohort", "period", "customers", "active_customers", "retention", "revenue"]
+    assert df.values.tolist() == [["2024-01", 0, 1, 1, 1.0, 10.0], ["2024-01", 1, 1, 1, 1.0, 20.0]]

@@ -281,3 +281,21 @@ def test_matches_brute_force_reference(rows, steps, window_h, exclude):
         for k in range(2, len(steps) + 1):
             value = getattr(row, f"seconds_to_step_{k}")
             assert (pd.isna(value) and k not in times) or value == times.get(k)
+
+
+def test_cli_writes_the_documented_columns(tmp_path, capsys):
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    ev = log(("p1", "A", 0, {"channel": "web"}), ("p1", "B", 60), ("p2", "A", 0, {"channel": "app"}))
+    workspace_from_frames(str(db), events=ev).close()
+    out = tmp_path / "funnel.csv"
+    assert main(["--db", str(db), "funnel", "--step", "A", "--step", "B", "--window", "1h", "--from", "2024-03-01",
+                 "--to", "2024-03-31", "--breakdown", "channel", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["channel", "step", "metric", "profiles", "conversion_from_start",
+                                "conversion_from_previous", "median_seconds_to_step"]
+    assert df.set_index(["channel", "step"]).profiles.to_dict() == {("web", 1): 1, ("web", 2): 1, ("app", 1): 1,
+                                                                      ("app", 2): 0}
+    assert main(["--db", str(db), "funnel", "--step", "A"]) == 2
+    assert "a funnel has 2 to 10 steps, got 1" in capsys.readouterr().err

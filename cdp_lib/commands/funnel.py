@@ -1,0 +1,66 @@
+"""`cdp funnel`: people reaching each step of an ordered funnel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.errors import InputError
+
+OUTPUT_COLUMNS = ["step", "metric", "profiles", "conversion_from_start", "conversion_from_previous",
+                  "median_seconds_to_step"]
+
+
+def write_frame(df: pd.DataFrame, out: str | None) -> None:
+    """CSV (or Parquet for .parquet) to `out`, or a plain table on stdout."""
+    if not out:
+        click.echo(df.to_string(index=False))
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    click.echo(f"wrote {len(df)} rows to {path}")
+
+
+def parse_exclusion(text: str) -> dict:
+    """'METRIC:A:B' -> exclusion between steps A and B (1-based)."""
+    metric, sep, rest = text.rpartition(":")
+    head, sep2, after = metric.rpartition(":")
+    if not sep or not sep2 or not head:
+        raise InputError(f"--exclude {text!r}: expected METRIC:AFTER_STEP:BEFORE_STEP, e.g. 'Cancelled Order:1:3'")
+    try:
+        return {"metric": head, "after_step": int(after), "before_step": int(rest)}
+    except ValueError:
+        raise InputError(f"--exclude {text!r}: step numbers must be whole numbers") from None
+
+
+@click.command()
+@click.option("--step", "steps", multiple=True, required=True, help="Step metric, in order (2-10 times).")
+@click.option("--window", default="14d", show_default=True, help="Completion window from step 1: 30m, 12h, 7d, 2w.")
+@click.option("--from", "from_date", help="First day people may enter (YYYY-MM-DD, UTC).")
+@click.option("--to", "to_date", help="Last day people may enter (YYYY-MM-DD, UTC).")
+@click.option("--breakdown", help="Step-1 event column or profile property to split by.")
+@click.option("--top-n", default=10, show_default=True, help="Breakdown values kept before folding into Other.")
+@click.option("--segment", help="Only count current members of this segment.")
+@click.option("--exclude", "exclusions", multiple=True, help="Exclusion step METRIC:AFTER_STEP:BEFORE_STEP.")
+@click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
+@pass_context
+def funnel(ctx: Context, steps, window, from_date, to_date, breakdown, top_n, segment, exclusions, out) -> None:
+    """Ordered funnel: people per step, conversion and median time to each step."""
+    from cdp_lib.funnel import breakdown_column, funnel_frame, funnel_params
+
+    params = funnel_params(list(steps), window, from_date, to_date, breakdown, top_n,
+                           [parse_exclusion(e) for e in exclusions], segment)
+    df = funnel_frame(ctx.workspace(read_only=True), params)
+    cols = ([breakdown_column(params)] if breakdown else []) + OUTPUT_COLUMNS
+    write_frame(df[cols], out)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(funnel)
