@@ -1,0 +1,220 @@
+"""Customer 360: one person's answers to the seed's questions, from events and stored results.
+
+`find_profiles` looks a person up by email, phone, external id or profile id; `customer_360`
+gathers, for one profile: recently viewed and bought products, last purchase channel,
+preferred channel, usual active hour, responses to email and SMS, and — when the analyses have
+run — expected next purchase date and churn probability (`clv_predictions`), RFM group history
+(`rfm_snapshots`) and segments (`segment_membership`). Every part is an Ibis query filtered to
+the one profile; tables that do not exist yet give empty answers, never errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cdp_lib import schema
+from cdp_lib.errors import InputError
+from cdp_lib.prerequisites import as_of_end
+from cdp_lib.workspace import Workspace
+
+RECENT_DAYS = 30
+VIEWED_PRODUCT = "Viewed Product"
+# Events a person receives rather than does: ignored for the usual active hour.
+PASSIVE_METRICS = ("Received Email", "Received SMS", "Bounced Email")
+# channel -> (received, opened, clicked) metric names; SMS opens are not observable.
+MESSAGE_METRICS = {
+    "email": ("Received Email", "Opened Email", "Clicked Email"),
+    "sms": ("Received SMS", None, "Clicked SMS"),
+}
+PROFILE_FIELDS = ("profile_id", "external_id", "email", "phone", "first_name", "last_name", "city", "country")
+
+
+def _normal_phone(text: str) -> str:
+    s = text.strip()
+    digits = re.sub(r"[^0-9]", "", s)
+    if s.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    return digits
+
+
+def find_profiles(ws: Workspace, query: str, limit: int = 20) -> pd.DataFrame:
+    """Profiles whose email, phone, external id or profile id equals `query`.
+
+    Emails compare trimmed and case-insensitively, phones on their digits (a leading `+` or
+    `00` kept as the international prefix), ids exactly.
+    """
+    text = (query or "").strip()
+    if not text:
+        raise InputError("search: type an email, phone number, external id or profile id")
+    p = ws.profiles
+    cond = (p.profile_id == text) | (p.external_id == text)
+    cond = cond | (p.email.strip().lower() == text.lower())
+    phone = _normal_phone(text)
+    if len(phone.lstrip("+")) >= 5:
+        digits = p.phone.re_replace(r"[^0-9]", "")
+        normal = ibis.cases(
+            (p.phone.strip().startswith("+"), "+" + digits),
+            (digits.startswith("00"), "+" + digits.substr(2)),
+            else_=digits,
+        )
+        cond = cond | (normal == phone)
+    fields = [c for c in PROFILE_FIELDS if c in p.columns]
+    return p.filter(cond.fill_null(False)).select(*fields).order_by("profile_id").limit(limit).execute()
+
+
+@dataclass
+class Customer360:
+    """Everything the Customer 360 view shows for one profile (see `customer_360`)."""
+
+    profile: dict
+    as_of: pd.Timestamp
+    recently_viewed: pd.DataFrame
+    recently_bought: pd.DataFrame
+    last_purchase_channel: str | None
+    last_purchase_at: pd.Timestamp | None
+    preferred_channel: str | None
+    orders: int
+    revenue: float
+    usual_active_hour: int | None
+    message_responses: pd.DataFrame
+    expected_next_order_date: Any = None
+    churn_probability: float | None = None
+    churn_risk: str | None = None
+    predicted_clv: float | None = None
+    rfm_history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segments: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _events(ws: Workspace, profile_id: str, end: pd.Timestamp) -> ir.Table:
+    ev = ws.events
+    return ev.filter((ev.profile_id == profile_id) & (ev.timestamp <= end))
+
+
+def _products(ws: Workspace, ev: ir.Table, metric: str, since: pd.Timestamp, limit: int) -> pd.DataFrame:
+    """Distinct products of `metric` events since `since`, most recent first, with catalog names."""
+    sel = ev.filter((ev.metric == metric) & (ev.timestamp >= since) & ev.product_id.notnull())
+    per = sel.group_by("product_id").agg(times=sel.count(), last_at=sel.timestamp.max())
+    if ws.has_table("catalog"):
+        cat = ws.catalog.select("product_id", "name", "category")
+        per = per.left_join(cat, per.product_id == cat.product_id).drop("product_id_right")
+    return per.order_by([ibis.desc("last_at"), "product_id"]).limit(limit).execute()
+
+
+def _channel_stats(orders: ir.Table) -> tuple[str | None, pd.Timestamp | None, str | None]:
+    last = orders.order_by(ibis.desc("timestamp")).limit(1).select("channel", "timestamp").execute()
+    last_channel = None if last.empty or pd.isna(last.channel.iloc[0]) else str(last.channel.iloc[0])
+    last_at = None if last.empty else pd.Timestamp(last.timestamp.iloc[0])
+    with_channel = orders.filter(orders.channel.notnull())
+    per = with_channel.group_by("channel").agg(n=with_channel.count(), last=with_channel.timestamp.max())
+    top = per.order_by([ibis.desc("n"), ibis.desc("last")]).limit(1).execute()
+    preferred = None if top.empty else str(top.channel.iloc[0])
+    return last_channel, last_at, preferred
+
+
+def _message_responses(ev: ir.Table) -> pd.DataFrame:
+    rows = []
+    names = [m for trio in MESSAGE_METRICS.values() for m in trio if m]
+    msgs = ev.filter(ev.metric.isin(names))
+    counts = msgs.group_by("metric").agg(n=msgs.count()).execute()
+    n = dict(zip(counts.metric, counts.n))
+    for channel, (received, opened, clicked) in MESSAGE_METRICS.items():
+        r = int(n.get(received, 0))
+        o = None if opened is None else int(n.get(opened, 0))
+        c = int(n.get(clicked, 0))
+        rows.append({
+            "channel": channel,
+            "received": r,
+            "opened": o,
+            "clicked": c,
+            "open_rate": None if o is None or r == 0 else o / r,
+            "click_rate": None if r == 0 else c / r,
+        })
+    return pd.DataFrame(rows)
+
+
+def _usual_hour(ev: ir.Table) -> int | None:
+    own = ev.filter(~ev.metric.isin(list(PASSIVE_METRICS)))
+    per = own.group_by(hour=own.timestamp.hour()).agg(n=own.count())
+    top = per.order_by([ibis.desc("n"), "hour"]).limit(1).execute()
+    return None if top.empty else int(top.hour.iloc[0])
+
+
+def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days: int = RECENT_DAYS,
+                 limit: int = 5) -> Customer360:
+    """One profile's 360 view as of the end of `as_of` (default now).
+
+    Parameters
+    ----------
+    profile_id
+        The profile (find it with `find_profiles`).
+    recent_days
+        How far back "recently viewed/bought" looks.
+    limit
+        How many products each recent list shows.
+
+    Notes
+    -----
+    - Preferred channel: the channel of most of their orders (ties: the more recent one).
+    - Usual active hour: the UTC hour (0-23) in which most of their own events happened
+      (messages they received do not count); ties go to the earlier hour.
+    - Message responses: opens and clicks over messages received, per channel.
+    """
+    end = as_of_end(as_of)
+    p = ws.profiles
+    found = p.filter(p.profile_id == profile_id).limit(1).execute()
+    if found.empty:
+        raise InputError(f"profile {profile_id!r} not found; search by email, phone or external id first")
+    profile = {k: (None if pd.isna(v) else v) for k, v in found.iloc[0].items()}
+    ev = _events(ws, profile_id, end)
+    since = end - pd.Timedelta(days=recent_days)
+    orders = ev.filter(ev.metric == schema.PLACED_ORDER)
+    totals = orders.aggregate(n=orders.count(), revenue=orders.value.sum()).execute().iloc[0]
+    last_channel, last_at, preferred = _channel_stats(orders)
+    out = Customer360(
+        profile=profile,
+        as_of=end,
+        recently_viewed=_products(ws, ev, VIEWED_PRODUCT, since, limit),
+        recently_bought=_products(ws, ev, schema.ORDERED_PRODUCT, since, limit),
+        last_purchase_channel=last_channel,
+        last_purchase_at=last_at,
+        preferred_channel=preferred,
+        orders=int(totals["n"]),
+        revenue=float(totals["revenue"]) if pd.notna(totals["revenue"]) else 0.0,
+        usual_active_hour=_usual_hour(ev),
+        message_responses=_message_responses(ev),
+    )
+    if ws.has_table("clv_predictions"):
+        clv = ws.table("clv_predictions")
+        row = clv.filter(clv.profile_id == profile_id).limit(1).execute()
+        if not row.empty:
+            r = row.iloc[0]
+            nxt = r.get("expected_next_order_date")
+            out.expected_next_order_date = None if pd.isna(nxt) else pd.Timestamp(nxt).date()
+            out.churn_probability = None if pd.isna(r.get("churn_probability")) else float(r["churn_probability"])
+            out.churn_risk = None if pd.isna(r.get("churn_risk")) else str(r["churn_risk"])
+            out.predicted_clv = None if pd.isna(r.get("predicted_clv")) else float(r["predicted_clv"])
+    else:
+        out.notes.append("predictions not computed yet: run 'cdp clv' for next purchase date and churn")
+    if ws.has_table("rfm_snapshots"):
+        snaps = ws.table("rfm_snapshots")
+        out.rfm_history = (
+            snaps.filter(snaps.profile_id == profile_id).select("as_of", "rfm_group").order_by("as_of").execute()
+        )
+    else:
+        out.notes.append("RFM not computed yet: run 'cdp rfm' for the group history")
+    if ws.has_table("segment_membership"):
+        m = ws.table("segment_membership")
+        cur = m.filter((m.profile_id == profile_id) & m.left_at.isnull()).select("segment").distinct()
+        out.segments = sorted(cur.execute()["segment"].tolist())
+    else:
+        out.notes.append("segments not refreshed yet: run 'cdp segment refresh'")
+    return out
