@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdp_lib import rfm
+from cdp_lib import Workspace, rfm
 from cdp_lib.cli import main
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.prerequisites import PrerequisiteWarning
@@ -436,8 +437,6 @@ def test_cli_writes_rows_summary_and_snapshot(hand_db, tmp_path, capsys):
     rows = pd.read_csv(out, dtype={"profile_id": str})
     assert list(rows.columns) == list(rfm.RFM_COLUMNS)
     assert rows.set_index("profile_id")["rfm_group"].to_dict() == {p: e[-1] for p, e in HAND_EXPECTED.items()}
-    from cdp_lib import Workspace
-
     with Workspace(hand_db, read_only=True) as ws:
         assert ws.table(rfm.SNAPSHOTS_TABLE).count().execute() == 7
         assert ws.table(rfm.ATTRIBUTES_TABLE).count().execute() == 7
@@ -448,8 +447,6 @@ def test_cli_parquet_without_snapshot(hand_db, tmp_path, capsys):
     assert main(["--db", str(hand_db), "rfm", "--as-of", AS_OF, "--force", "--no-snapshot",
                  "--frequency-thresholds", "1,2", "--out", str(out)]) == 0
     assert len(pd.read_parquet(out)) == 7
-    from cdp_lib import Workspace
-
     with Workspace(hand_db, read_only=True) as ws:
         assert not ws.has_table(rfm.SNAPSHOTS_TABLE)
 
@@ -470,11 +467,12 @@ def test_cli_bad_inputs_are_one_line(hand_db, capsys, args, message):
     assert message in err and "\n" not in err
 
 
-# -- CDNOW ---------------------------------------------------------------------------------------
+# -- CDNOW and the demo store ------------------------------------------------------------------
 def cdnow_events() -> pd.DataFrame:
+    """The raw CDNOW master log as order events (reference side, read straight from the file)."""
     raw = pd.read_csv(CDNOW_MASTER, sep=r"\s+", dtype={"customer_id": str, "date": str})
     return pd.DataFrame({
-        "profile_id": raw["customer_id"],
+        "profile_id": raw["customer_id"].astype(int).astype(str),
         "metric": "Placed Order",
         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d", utc=True),
         "value": raw["dollar_value"].astype(float),
@@ -482,12 +480,12 @@ def cdnow_events() -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_cdnow_master_matches_pandas_reference():
+def test_cdnow_master_through_ingest_matches_pandas_reference(cdnow_path):
     events = cdnow_events()
     assert events["profile_id"].nunique() == 23570
-    ws = workspace_from_frames(events=events)
-    table, thresholds = rfm.scored_rfm(ws, RfmParams.from_yaml(REPO / "parameters/rfm/cdnow.yaml"))
-    got = by_profile(table)
+    with Workspace(cdnow_path, read_only=True) as ws:
+        table, thresholds = rfm.scored_rfm(ws, RfmParams.from_yaml(REPO / "parameters/rfm/cdnow.yaml"))
+        got = table.execute().set_index("external_id").sort_index()
     # 68 of the 23,570 customers only have $0 purchases, so 23,502 are scored
     assert len(got) == 23502
     expected, fcut, mcut = reference_rfm(events, "1998-06-30")
@@ -495,7 +493,27 @@ def test_cdnow_master_matches_pandas_reference():
     assert fcut == (1.0, 2.0)  # mostly one-time buyers: 1 = one order, 2 = two, 3 = three or more
     pd.testing.assert_frame_equal(got[COMPARED], expected[COMPARED], check_dtype=False, check_names=False,
                                   check_exact=False, rtol=1e-9)
-    ws.close()
+
+
+DEMO_AS_OF = "2025-06-30"  # the demo fixture's end date
+
+
+@pytest.mark.slow
+def test_cli_on_demo_store_matches_pandas_reference(demo_store_path, tmp_path, capsys):
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(demo_store_path, db)
+    out = tmp_path / "rfm.csv"
+    assert main(["--db", str(db), "rfm", "--as-of", DEMO_AS_OF, "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err  # the demo store meets the prerequisites
+    rows = pd.read_csv(out, dtype={"profile_id": str}).set_index("profile_id").sort_index()
+    with Workspace(db, read_only=True) as ws:
+        events = ws.events.select("profile_id", "metric", "timestamp", "value").execute()
+        attributes = ws.table(rfm.ATTRIBUTES_TABLE).execute()
+    expected, _, _ = reference_rfm(events, DEMO_AS_OF)
+    assert len(rows) >= 500
+    pd.testing.assert_frame_equal(rows[COMPARED], expected[COMPARED], check_dtype=False, check_names=False,
+                                  check_exact=False, rtol=1e-9)
+    assert len(attributes) == len(rows) and attributes["previous_rfm_group"].isna().all()
 
 
 # -- notebook ------------------------------------------------------------------------------------
@@ -512,10 +530,23 @@ def run_notebook(db: Path, out_dir: Path, **parameters):
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_notebook_on_cdnow(tmp_path):
+def test_notebook_on_demo_store_stores_snapshot(demo_store_path, tmp_path):
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(demo_store_path, db)
+    rows = run_notebook(db, tmp_path / "out", as_of=DEMO_AS_OF, snapshot=True)
+    assert list(rows.columns) == list(rfm.RFM_COLUMNS) and len(rows) >= 500
+    assert (tmp_path / "out" / f"rfm_flows_{DEMO_AS_OF}.png").exists()
+    with Workspace(db, read_only=True) as ws:
+        assert ws.table(rfm.SNAPSHOTS_TABLE).count().execute() == len(rows)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_notebook_on_cdnow(cdnow_path, tmp_path):
     db = tmp_path / "cdnow.duckdb"
-    events = cdnow_events()
-    profiles = pd.DataFrame({"profile_id": events["profile_id"].unique()})
-    workspace_from_frames(str(db), profiles=profiles, events=events).close()
-    rows = run_notebook(db, tmp_path / "out", as_of="1998-06-30", start_date="1997-12-31")
+    shutil.copyfile(cdnow_path, db)
+    params = yaml.safe_load((REPO / "parameters/rfm/cdnow.yaml").read_text())
+    rows = run_notebook(db, tmp_path / "out", start_date="1997-12-31", **params)
     assert len(rows) == 23502 and list(rows.columns) == list(rfm.RFM_COLUMNS)
+    change = pd.read_csv(tmp_path / "out" / "rfm_change_1997-12-31_1998-06-30.csv")
+    assert change["customers_end"].sum() == 23502
