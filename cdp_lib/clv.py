@@ -452,6 +452,7 @@ class ClvResult:
     spend: SpendModel
     report: ClvReport
     params: ClvParams
+    validation: Any = None  # clv_validation.HoldoutValidation when params.holdout_days > 0
 
 
 def orders_table(ws: Workspace, params: ClvParams) -> ir.Table:
@@ -637,7 +638,33 @@ def run_clv(ws: Workspace, params: ClvParams | None = None, store: bool = True) 
     if params.holdout_days:
         from cdp_lib.clv_validation import validate_holdout
 
-        result.report.validation = validate_holdout(ws, params).summary()
+        result.validation = validate_holdout(ws, params)
+        result.report.validation = result.validation.summary()
     if store:
         store_predictions(ws, result)
     return result
+
+
+# -- tables for people -------------------------------------------------------------------------
+def top_customers(ws: Workspace, predictions: ir.Table, n: int = 20, by: str = "total_clv") -> pd.DataFrame:
+    """The `n` profiles with the highest `by`, with their external id and email (pandas)."""
+    if by not in predictions.columns:
+        raise InputError(f"by: {by!r} is not a CLV column; expected one of {', '.join(PREDICTION_COLUMNS[2:])}")
+    top = predictions.filter(predictions[by].notnull()).order_by(ibis.desc(by)).limit(n)
+    who = ws.profiles.select("profile_id", "external_id", "email")
+    out = top.left_join(who, "profile_id").select(top.profile_id, who.external_id, who.email, *[
+        top[c] for c in ("historic_clv", "predicted_clv", "total_clv", "historic_orders", "predicted_orders",
+                         "p_alive", "churn_risk", "expected_next_order_date")])
+    return out.order_by(ibis.desc(by)).execute()
+
+
+def churn_risk_summary(predictions: ir.Table) -> pd.DataFrame:
+    """Per churn-risk band: customers, share, mean P(alive), summed historic and predicted CLV."""
+    p = predictions.filter(predictions.churn_risk.notnull())
+    t = p.group_by("churn_risk").agg(
+        customers=p.count(), mean_p_alive=p.p_alive.mean(),
+        historic_clv=p.historic_clv.sum(), predicted_clv=p.predicted_clv.sum(),
+    ).execute()
+    t = t.set_index("churn_risk").reindex(["low", "medium", "high"]).fillna(0).reset_index()
+    t.insert(2, "share", t["customers"] / max(t["customers"].sum(), 1))
+    return t.astype({"customers": int})

@@ -412,3 +412,59 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: horizon_days: expected at least 1 day, found 0"
     with Workspace(db) as ws:
         assert int(ws.table("clv_predictions").count().execute()) == 2357
+
+
+# -- plots and notebook ------------------------------------------------------------------------
+def test_plots_return_axes(cdnow_ws, cdnow_result):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cdp_lib.plots import clv as clv_plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = validate_holdout(cdnow_ws, cdnow_params(as_of="1998-06-30", holdout_days=273))
+    m = frequency_recency_matrix(v.transactions, 10, 78, 1.0, points=10)
+    fig, axes = plt.subplots(2, 4)
+    calls = [
+        lambda ax: clv_plots.plot_holdout_by_frequency(v.by_frequency, ax=ax),
+        lambda ax: clv_plots.plot_period_transactions(v.period_transactions, ax=ax),
+        lambda ax: clv_plots.plot_cumulative_transactions(v.tracking, v.calibration_end, ax=ax),
+        lambda ax: clv_plots.plot_matrix(m, "expected purchases", ax=ax),
+        lambda ax: clv_plots.plot_churn_risk(cdnow_result.predictions, ax=ax),
+        lambda ax: clv_plots.plot_clv_distribution(cdnow_result.predictions, ax=ax),
+        lambda ax: clv_plots.plot_next_orders(cdnow_result.predictions, "1997-09-30", ax=ax),
+    ]
+    for call, ax in zip(calls, axes.ravel()):
+        assert call(ax) is ax
+    assert [b.get_height() for b in axes[1, 0].patches][:3] == list(
+        cdnow_result.predictions.execute()["churn_risk"].value_counts().reindex(["low", "medium", "high"]))
+    assert isinstance(clv_plots.plot_churn_risk(cdnow_result.predictions), matplotlib.axes.Axes)
+    plt.close("all")
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_clv_notebook_runs_on_cdnow(cdnow_ws, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import papermill as pm
+
+    cdnow_ws.duckdb.execute("CHECKPOINT")
+    db = tmp_path / "cdp.duckdb"
+    shutil.copy(cdnow_ws.path, db)
+    root = Path(__file__).resolve().parent.parent
+    pm.execute_notebook(
+        str(root / "notebooks" / "clv.ipynb"), str(tmp_path / "clv.out.ipynb"), kernel_name="python3", cwd=str(root),
+        parameters={"db": str(db), "as_of": "1998-06-30", "time_unit": "W", "holdout_days": 273, "force": True,
+                    "output_dir": str(tmp_path / "report")},
+        progress_bar=False,
+    )
+    report = tmp_path / "report"
+    assert {"clv_predictions.csv", "top_customers.csv", "churn_risk.csv", "clv_params.json",
+            "cumulative_transactions.png", "p_alive_matrix.png"} <= {p.name for p in report.iterdir()}
+    assert json.loads((report / "clv_params.json").read_text())["validation"]["repeat_transactions_holdout"] == 1882
+    assert len(pd.read_csv(report / "clv_predictions.csv")) == 2357
