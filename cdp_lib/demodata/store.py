@@ -359,6 +359,9 @@ def _time_of_day(rng, day_t: np.ndarray, hour: np.ndarray, offset: np.ndarray) -
     """Move each time to a local hour near the person's habitual one (expressed in UTC days)."""
     local = (hour + rng.normal(0, 2.0, day_t.size)) % 24
     t = np.floor(day_t) + (local - offset) / 24.0
+    # An evening in America is the next UTC day: past the end of the history, use the day
+    # before instead of piling events onto the last instant.
+    t = np.where(t >= HISTORY_DAYS, t - 1.0, np.where(t < 0.0, t + 1.0, t))
     return np.clip(t, 0.0, HISTORY_DAYS - 1e-6)
 
 
