@@ -141,3 +141,25 @@ def test_cli_with_member_file(tmp_path):
                  "--period", "week_to_date", "--as-of", "2024-03-10", "--out", str(out)]) == 0
     row = pd.read_csv(out).iloc[0]
     assert (row.segment, row.sms_conversions, row.sms_revenue, row.total_revenue) == ("Texters", 1, 12.0, 12.0)
+
+
+@pytest.mark.notebook
+def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
+    from pathlib import Path
+
+    import papermill as pm
+
+    from cdp_lib import Workspace
+
+    with Workspace(demo_store_path, read_only=True) as ws:
+        ids = sorted(ws.profiles.profile_id.execute())
+    members = {"Everyone": ids, "First half": ids[: len(ids) // 2]}
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "audience_performance.ipynb"
+    pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path),
+                        parameters={"db": str(demo_store_path), "as_of": "2025-06-30", "members": members},
+                        progress_bar=False)
+    perf = pd.read_csv(tmp_path / "audience_performance.csv").set_index("segment")
+    everyone = perf.loc["Everyone"]
+    assert everyone.members == len(ids)
+    assert everyone.total_conversions > 0 and everyone.all_conversions >= everyone.total_conversions
+    assert perf.loc["First half"].all_revenue <= everyone.all_revenue

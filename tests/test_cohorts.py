@@ -185,3 +185,18 @@ def test_cli_long_format(tmp_path):
     df = pd.read_csv(out)
     assert list(df.columns) == ["cohort", "period", "customers", "active_customers", "retention", "revenue"]
     assert df.values.tolist() == [["2024-01", 0, 1, 1, 1.0, 10.0], ["2024-01", 1, 1, 1, 1.0, 20.0]]
+
+
+@pytest.mark.notebook
+def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
+    from pathlib import Path
+
+    import papermill as pm
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "cohort.ipynb"
+    pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path),
+                        parameters={"db": str(demo_store_path), "from_date": "2024-07-01"}, progress_bar=False)
+    cohorts = pd.read_csv(tmp_path / "cohorts.csv")
+    assert cohorts.cohort.min() == "2024-07" and cohorts.cohort.max() == "2025-06"
+    assert (cohorts[cohorts.period == 0].retention == 1.0).all()
+    assert (tmp_path / "retention_heatmap.png").exists()

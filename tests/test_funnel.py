@@ -299,3 +299,18 @@ def test_cli_writes_the_documented_columns(tmp_path, capsys):
                                                                       ("app", 2): 0}
     assert main(["--db", str(db), "funnel", "--step", "A"]) == 2
     assert "a funnel has 2 to 10 steps, got 1" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
+    import papermill as pm
+
+    from pathlib import Path
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "funnel.ipynb"
+    pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path),
+                        parameters={"db": str(demo_store_path), "window": "7d"}, progress_bar=False)
+    report = pd.read_csv(tmp_path / "funnel.csv")
+    assert list(report.metric) == ["Viewed Product", "Added to Cart", "Placed Order"]
+    assert report.profiles.iloc[0] > report.profiles.iloc[2] > 0
+    assert (tmp_path / "funnel.png").exists() and (tmp_path / "time_to_convert.png").exists()
