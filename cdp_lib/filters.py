@@ -21,7 +21,9 @@ LIST_OPS = {"in", "not_in"}
 SET_OPS = {"is_set", "is_not_set"}
 COMPARE_OPS = {">", ">=", "<", "<=", "==", "!="}
 RELATIVE_DATE_OPS = {"in_last", "not_in_last"}
-OPERATORS = STRING_OPS | LIST_OPS | SET_OPS | COMPARE_OPS | RELATIVE_DATE_OPS
+# Dates ahead of the as-of moment, e.g. expected_next_order_date within the next 14 days.
+FUTURE_DATE_OPS = {"in_next", "not_in_next"}
+OPERATORS = STRING_OPS | LIST_OPS | SET_OPS | COMPARE_OPS | RELATIVE_DATE_OPS | FUTURE_DATE_OPS
 FILTER_KEYS = {"property", "op", "value", "case"}
 
 # Duration units for relative windows; months and years are fixed lengths (30 and 365 days).
@@ -69,7 +71,7 @@ def validate_filter(spec: Any, where: str, known: set[str] | None = None) -> dic
         raise InputError(f"{where}.value: operator {op!r} needs a list, got {value!r}")
     elif op in STRING_OPS - {"equals", "not_equals"} and not isinstance(value, str):
         raise InputError(f"{where}.value: operator {op!r} needs text, got {value!r}")
-    elif op in RELATIVE_DATE_OPS:
+    elif op in RELATIVE_DATE_OPS | FUTURE_DATE_OPS:
         parse_duration(value, f"{where}.value", {u: d * 86400 for u, d in CALENDAR_UNIT_DAYS.items()} | {"h": 3600})
     case = spec.get("case", "sensitive")
     if case not in {"sensitive", "insensitive"}:
@@ -132,6 +134,14 @@ def filter_expr(column: ir.Column, spec: Mapping, as_of: Any = None) -> ir.Boole
             col.cast("timestamp('UTC')") <= anchor
         )
         return inside.fill_null(False) if op == "in_last" else (~inside).fill_null(True)
+    if op in FUTURE_DATE_OPS:
+        if as_of is None:
+            raise InputError(f"operator {op!r} needs an as-of moment")
+        span = parse_duration(value, "value", {u: d * 86400 for u, d in CALENDAR_UNIT_DAYS.items()} | {"h": 3600})
+        anchor = ibis.literal(as_of) if not isinstance(as_of, ir.Expr) else as_of
+        ts = col.cast("timestamp('UTC')")
+        ahead = (ts >= anchor) & (ts <= anchor + ibis.interval(seconds=int(span.total_seconds())))
+        return ahead.fill_null(False) if op == "in_next" else (~ahead).fill_null(True)
     literal = _literal_like(column, value)
     compare = {
         ">": col > literal,

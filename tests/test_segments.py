@@ -201,6 +201,13 @@ class Reference:
             if op in ("in_last", "not_in_last"):
                 inside = not unset and self.start(value) <= pd.Timestamp(x) <= self.moment
                 return inside if op == "in_last" else not inside
+            if op in ("in_next", "not_in_next"):
+                n, unit = _span(value)
+                end = (self.moment + pd.Timedelta(hours=n)) if unit == "h" else self.moment + pd.Timedelta(days=n * UNIT_DAYS[unit])
+                begin = self.moment if unit == "h" else self.day0
+                t = pd.Timestamp(x) if unset or pd.Timestamp(x).tzinfo else pd.Timestamp(x, tz="UTC")
+                ahead = not unset and begin <= t <= end
+                return ahead if op == "in_next" else not ahead
             if unset:
                 return op in ("not_equals", "not_contains", "not_in", "!=")
             v, y = value, x
@@ -313,6 +320,10 @@ PROPERTY_CASES = [
     ({"property": "churn_probability", "op": ">", "value": 0.7}, ["p2", "p6", "p8"]),
     ({"property": "churn_risk", "op": "equals", "value": "high"}, ["p2", "p6", "p8"]),
     ({"property": "expected_next_order_date", "op": "<=", "value": "2025-07-01"}, ["p1", "p3", "p6"]),
+    # in_next 14d with as-of 17 June: dates from 17 June to 1 July inclusive
+    ({"property": "expected_next_order_date", "op": "in_next", "value": "14d"}, ["p1", "p3", "p6"]),
+    ({"property": "expected_next_order_date", "op": "in_next", "value": "13d"}, ["p1", "p6"]),
+    ({"property": "expected_next_order_date", "op": "not_in_next", "value": "2w"}, ["p2", "p4", "p5", "p7", "p8"]),
 ]
 
 

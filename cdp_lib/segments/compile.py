@@ -215,6 +215,15 @@ class Compiler:
             start = self.window_start(c["span"])
             inside = ((ts >= start) & (ts <= ibis.literal(self.moment))).fill_null(False)
             return inside if c["op"] == "in_last" else ~inside
+        if c["op"] in filters.FUTURE_DATE_OPS:
+            ts = column.cast("timestamp('UTC')") if not column.type().is_timestamp() else column
+            n, unit = c["span"]
+            if unit == "h":
+                start, end = self.moment, self.moment + pd.Timedelta(hours=n)
+            else:  # whole days: the rest of the as-of date and the next n days
+                start, end = self.day0, self.day0 + pd.Timedelta(days=n * WINDOW_UNIT_DAYS[unit] + 1) - pd.Timedelta(microseconds=1)
+            ahead = ((ts >= ibis.literal(start)) & (ts <= ibis.literal(end))).fill_null(False)
+            return ahead if c["op"] == "in_next" else ~ahead
         return filters.filter_expr(column, c, ibis.literal(self.moment))
 
     def window_start(self, span: tuple[float, str]) -> ir.TimestampValue:

@@ -227,7 +227,7 @@ def _property(spec: Mapping, path: Path_, src: Source) -> dict:
     ordered = f["op"] in {">", ">=", "<", "<="}
     if ordered and (isinstance(f["value"], bool) or not isinstance(f["value"], (int, float, str, dt.date))):
         raise src.error(path + ("value",), f"operator {f['op']!r} needs a number or a date, got {f['value']!r}")
-    if f["op"] in filters.RELATIVE_DATE_OPS:
+    if f["op"] in filters.RELATIVE_DATE_OPS | filters.FUTURE_DATE_OPS:
         f["span"] = _span(f["value"], path + ("value",), src)
     return {"kind": "property", **f, "path": path}
 
