@@ -41,15 +41,28 @@ def cdnow_events(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cdnow_ws(tmp_path_factory):
-    """The raw CDNOW_sample.txt loaded through `ingest_file`, as a user would load it."""
+def cdnow_ws(cdnow_sample_path, tmp_path_factory):
+    """The raw CDNOW_sample.txt as `cdp demo-data --dataset cdnow-sample` writes it, ingested
+    through `ingest_file` (conftest), on a private copy."""
+    import shutil
+
+    db = tmp_path_factory.mktemp("cdnow") / "cdp.duckdb"
+    shutil.copyfile(cdnow_sample_path, db)
+    ws = Workspace(db)
+    assert int(ws.events.count().execute()) == 6919
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def cdnow_raw_ws(tmp_path_factory):
+    """The raw file converted here and loaded with `ingest_file` directly (no demo-data step)."""
     from cdp_lib.ingest import ingest_file
 
-    d = tmp_path_factory.mktemp("cdnow")
+    d = tmp_path_factory.mktemp("cdnow_raw")
     cdnow_events(read_cdnow_sample()).to_csv(d / "events.csv", index=False)
     ws = Workspace(d / "cdp.duckdb")
-    result = ingest_file(ws, "events", d / "events.csv")
-    assert result.loaded == 6919
+    assert ingest_file(ws, "events", d / "events.csv").loaded == 6919
     yield ws
     ws.close()
 
@@ -128,6 +141,17 @@ def test_pareto_nbd_matches_fader_hardie_lee_2005(cdnow_ws):
         warnings.simplefilter("ignore")
         p = clv.compute_clv(cdnow_ws, cdnow_params(model="pareto")).report.transaction_params
     assert (round(p["r"], 3), round(p["alpha"], 3), round(p["s"], 3), round(p["beta"], 3)) == (0.553, 10.578, 0.606, 11.669)
+
+
+def test_both_cdnow_load_paths_give_the_same_summary(cdnow_ws, cdnow_raw_ws):
+    a = clv_summary.summary_table(cdnow_ws.events, pd.Timestamp("1997-09-30").date(), "W")
+    b = clv_summary.summary_table(cdnow_raw_ws.events, pd.Timestamp("1997-09-30").date(), "W")
+    ida = cdnow_ws.profiles.select("profile_id", "external_id")
+    idb = cdnow_raw_ws.profiles.select("profile_id", "external_id")
+    cols = ["external_id", "frequency", "recency_days", "T_days", "gross_value"]
+    fa = a.join(ida, "profile_id").select(*cols).execute().sort_values("external_id").reset_index(drop=True)
+    fb = b.join(idb, "profile_id").select(*cols).execute().sort_values("external_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(fa, fb, check_exact=False, rtol=1e-12)
 
 
 def test_gamma_gamma_matches_fader_hardie_2013(cdnow_result):
@@ -468,3 +492,24 @@ def test_clv_notebook_runs_on_cdnow(cdnow_ws, tmp_path):
             "cumulative_transactions.png", "p_alive_matrix.png"} <= {p.name for p in report.iterdir()}
     assert json.loads((report / "clv_params.json").read_text())["validation"]["repeat_transactions_holdout"] == 1882
     assert len(pd.read_csv(report / "clv_predictions.csv")) == 2357
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_clv_notebook_runs_on_demo_store(demo_store_path, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import papermill as pm
+
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(demo_store_path, db)
+    root = Path(__file__).resolve().parent.parent
+    pm.execute_notebook(
+        str(root / "notebooks" / "clv.ipynb"), str(tmp_path / "clv.out.ipynb"), kernel_name="python3", cwd=str(root),
+        parameters={"db": str(db), "as_of": "2025-06-30", "output_dir": str(tmp_path / "report")},
+        progress_bar=False,
+    )
+    params = json.loads((tmp_path / "report" / "clv_params.json").read_text())
+    assert params["as_of"] == "2025-06-30" and params["n_customers"] > 500
+    assert params["validation"]["calibration_end"] == "2025-01-01"
