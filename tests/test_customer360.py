@@ -112,7 +112,8 @@ def test_customer360_app_shows_the_library_answers(ws):
     app = Customer360App(workspace=ws, recent_days=30)
     app.query.value = "+1 555 010 2030"
     assert app.error is None and app.matches.value == "x"
-    expected = customer_360(ws, "x", recent_days=30)  # the app looks as of now
+    assert app.as_of == dt.date(2025, 3, 11)  # the newest event's day: the data's "now"
+    expected = customer_360(ws, "x", as_of="2025-03-11", recent_days=30)
     assert app.view.orders == expected.orders == 4
     facts = app.facts.value
     assert 'data-fact="orders"' in facts and ">4<" in facts

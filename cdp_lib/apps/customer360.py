@@ -10,6 +10,7 @@ import pandas as pd
 from cdp_lib.apps.base import App, fmt, table_html
 from cdp_lib.customer360 import Customer360, customer_360, find_profiles
 from cdp_lib.errors import InputError
+from cdp_lib.kpi import latest_event_day
 from cdp_lib.workspace import Workspace
 
 
@@ -53,6 +54,7 @@ class Customer360App(App):
     title = "Customer 360"
 
     def __init__(self, db=None, workspace=None, recent_days: int = 90):
+        """`recent_days` counts back from the day of the newest event in the workspace."""
         super().__init__(db, workspace)
         self.recent_days = recent_days
         self.query = widgets.Text(placeholder="email, phone, external id or profile id", description="Find",
@@ -67,13 +69,17 @@ class Customer360App(App):
         self.query.observe(self._on_search, "value")
         self.matches.observe(lambda change: None if self._searching else self.refresh(), "value")
         self._searching = False
+        self._last_query: str | None = None
+        self.as_of = latest_event_day(self.ws)
         self.container = self._frame([widgets.HBox([self.query, self.search]), self.matches, self.facts, self.details])
         self.facts.value = "<div class='cdp-label'>Search for a customer to see their profile.</div>"
 
     def _on_search(self, *_):
-        if self._searching:
+        # Typing then clicking Search fires twice (the box's change on blur, then the click).
+        if self._searching or (self.query.value == self._last_query and self.view is not None):
             return
         self._searching = True
+        self._last_query = self.query.value
         try:
             found = find_profiles(self.ws, self.query.value)
             if found.empty:
@@ -97,7 +103,7 @@ class Customer360App(App):
     def render(self, ws: Workspace) -> None:
         if not self.matches.value:
             return
-        c = customer_360(ws, self.matches.value, recent_days=self.recent_days)
+        c = customer_360(ws, self.matches.value, as_of=self.as_of, recent_days=self.recent_days)
         self.view = c
         self.facts.value = facts_html(c)
         msgs = c.message_responses.copy()
@@ -110,7 +116,7 @@ class Customer360App(App):
             f"<h4>Recently bought (last {self.recent_days} days)</h4>",
             table_html(_products(c.recently_bought)) if not c.recently_bought.empty else "<i>nothing</i>",
             "<h4>Messages they respond to</h4>",
-            table_html(msgs, {"open_rate": 3, "click_rate": 3}),
+            table_html(msgs, {"opened": 0, "open_rate": 3, "click_rate": 3}),
             "<h4>RFM group history</h4>",
             table_html(rfm) if not rfm.empty else "<i>no RFM snapshots</i>",
         ]

@@ -39,11 +39,13 @@ def notebook_path(name: str) -> Path:
     return path
 
 
-def voila_command(name: str, host: str = "127.0.0.1", port: int = 8866, token: str | None = None,
+def voila_command(name: str | None, host: str = "127.0.0.1", port: int = 8866, token: str | None = None,
                   preheat: bool = True) -> list[str]:
-    """The `voila` command line serving app `name`: sources stripped, tracebacks hidden."""
+    """The `voila` command line serving app `name` (None: every app, at
+    `/voila/render/<name>.ipynb`): sources stripped, tracebacks hidden."""
+    target = apps_dir() if name is None else notebook_path(name)
     cmd = [
-        sys.executable, "-m", "voila", str(notebook_path(name)),
+        sys.executable, "-m", "voila", str(target),
         "--no-browser",
         f"--Voila.ip={host}",
         f"--port={port}",
@@ -53,7 +55,7 @@ def voila_command(name: str, host: str = "127.0.0.1", port: int = 8866, token: s
     ]
     if token:
         cmd.append(f"--token={token}")
-    if preheat:
+    if preheat and name is not None:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
     return cmd
 
