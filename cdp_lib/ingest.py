@@ -178,6 +178,9 @@ def ingest_file(
     now = dt.datetime.now(dt.timezone.utc)
     ingest_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = _Run(db, table, path, ingest_id, f"TIMESTAMPTZ '{now.isoformat()}'", progress)
+    # DuckDB's own progress bar would print into --json output; ours is the `progress` hook.
+    bar_was_on = db.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
+    db.execute("SET enable_progress_bar = false")
     try:
         with ws.transaction():
             db.execute("SET TimeZone = 'UTC'")
@@ -190,6 +193,8 @@ def ingest_file(
             )
     finally:
         ctx.drop_temp_tables()
+        if bar_was_on:
+            db.execute("SET enable_progress_bar = true")
     return IngestResult(
         rows=counts["rows"], loaded=counts["loaded"], duplicates=counts["duplicates"],
         quarantined=counts["quarantined"], ingest_id=ingest_id, table=table, file=str(path),
@@ -352,10 +357,11 @@ class _Run:
 
     def drop_temp_tables(self) -> None:
         for name in [*self.temp, *identity.TEMP_TABLES, "_rejects", "_rejects_scan"]:
-            try:
-                self.db.execute(f"DROP TABLE IF EXISTS temp.{name}")
-            except Exception:  # the connection may be gone after a failure; nothing to undo
-                pass
+            for kind in ("VIEW", "TABLE"):
+                try:
+                    self.db.execute(f"DROP {kind} IF EXISTS temp.{name}")
+                except Exception:  # wrong kind, or the connection is gone; nothing to undo
+                    pass
 
     def checkpoint(self, step: str) -> None:
         self.step_index += 1
@@ -377,13 +383,15 @@ class _Run:
         plan = plan_columns(self.table, list(source_types), explicit)
         self.require_columns(plan, list(source_types))
         self.validate(plan, source_types, self.derived_columns(plan))
-        self.sql(
-            f"""INSERT INTO quarantine
-            SELECT '{self.ingest_id}', ?, '{self.table}', t._line, t._reason,
-                   {_row_json(source_types, 'r')}, {self.now}
-            FROM _typed t JOIN _raw r USING (_line) WHERE t._reason IS NOT NULL""",
-            [str(self.path)],
-        )
+        if self.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"):
+            self.sql(
+                f"""INSERT INTO quarantine
+                SELECT '{self.ingest_id}', ?, '{self.table}', t._line, t._reason,
+                       {_row_json(source_types, 'r')}, {self.now}
+                FROM (SELECT _line, _reason FROM _typed WHERE _reason IS NOT NULL) t
+                JOIN _raw r USING (_line)""",
+                [str(self.path)],
+            )
         self.checkpoint("validate")
         rows = self.scalar("SELECT count(*) FROM _raw") + bad_rows
         quarantined = self.scalar(
@@ -400,14 +408,17 @@ class _Run:
         """Stage the file as temp table `_raw` with `_line`; returns its column types and the
         number of rows that could not be parsed at all (already quarantined)."""
         self.temp.append("_raw")
+        if self.path.stat().st_size == 0:
+            raise InputError(f"file {self.path} is empty; expected a header line and rows")
         try:
             if fmt == "parquet":
+                # Parquet is typed and cheap to re-scan: a view saves one copy of the data.
                 self.sql(
-                    """CREATE OR REPLACE TEMP TABLE _raw AS
+                    f"""CREATE OR REPLACE TEMP VIEW _raw AS
                     SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line
-                    FROM read_parquet(?, file_row_number = true)""",
-                    [str(self.path)],
+                    FROM read_parquet({_lit(str(self.path))}, file_row_number = true)"""
                 )
+                self.sql("SELECT * FROM _raw LIMIT 0")  # fail here if it is not Parquet
                 bad = 0
             elif fmt == "csv":
                 bad = self.read_csv()
@@ -638,7 +649,7 @@ class _Run:
             numeric_ok = f"NOT regexp_matches({s}, '^[+-]?0[0-9]')"  # zip codes, ids with zeros
             checks += [
                 f"count({s})",
-                f"count_if(TRY_CAST({s} AS BIGINT) IS NOT NULL AND {numeric_ok})",
+                f"count_if(regexp_full_match({s}, '[+-]?[0-9]{{1,18}}') AND {numeric_ok})",
                 f"count_if(TRY_CAST({s} AS DOUBLE) IS NOT NULL AND isfinite(TRY_CAST({s} AS DOUBLE)) AND {numeric_ok})",
                 f"count_if(lower({s}) IN ('true', 'false'))",
                 f"count_if(regexp_matches({s}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({s} AS TIMESTAMPTZ) IS NOT NULL)",
@@ -695,8 +706,7 @@ class _Run:
             FROM _typed t JOIN _resolved r
               ON t._pid IS NOT DISTINCT FROM r._pid AND t._ext IS NOT DISTINCT FROM r._ext
              AND t._email IS NOT DISTINCT FROM r._email AND t._phone IS NOT DISTINCT FROM r._phone
-            WHERE t._reason IS NULL AND NOT t._dup
-            ORDER BY t._line"""
+            WHERE t._reason IS NULL AND NOT t._dup"""
         )
         return int(duplicates), stats
 
@@ -829,6 +839,8 @@ def _storable_type(duck_type: str) -> str:
     return t
 
 
+# Text columns whose surrounding blanks are dropped (and which are NULL when blank).
+_TRIMMED = {"metric", "event_id", "product_id"}
 _EPOCH = (
     "CASE WHEN abs({x}) < 1e11 THEN to_timestamp({x}) WHEN abs({x}) < 1e14 THEN to_timestamp({x} / 1e3) "
     "WHEN abs({x}) < 1e17 THEN to_timestamp({x} / 1e6) END"
@@ -848,12 +860,16 @@ def _parse(src: str, src_type: str, target: str, col: str) -> tuple[str, str | N
     if target == "VARCHAR":
         if nested:
             return f"CAST(to_json({src}) AS VARCHAR)", None, ""
-        return (s if is_text else f"CAST({src} AS VARCHAR)"), None, ""
+        if is_text:  # keys are trimmed; other text passes through untouched (cheap)
+            return (s if col in _TRIMMED else src), None, ""
+        return f"CAST({src} AS VARCHAR)", None, ""
     if target in ("DOUBLE", "BIGINT"):
         if is_text:
             value = f"TRY_CAST({s} AS {target})"
             if target == "DOUBLE":
                 value = f"CASE WHEN isfinite({value}) THEN {value} END"
+            else:  # a cast would round '1.5' to 2
+                value = f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+') THEN {value} END"
         else:
             value = f"TRY_CAST({src} AS {target})"
         bad = f"{s} IS NOT NULL AND {value} IS NULL"
