@@ -7,6 +7,8 @@ App notebooks in `notebooks/apps/` are three lines: parameters, `app = XApp(db=d
 
 from cdp_lib.apps.base import App
 from cdp_lib.apps.customer360 import Customer360App
+from cdp_lib.apps.funnel import FunnelExplorerApp
 from cdp_lib.apps.kpi import KpiApp
+from cdp_lib.apps.rfm import RfmExplorerApp
 
-__all__ = ["App", "Customer360App", "KpiApp"]
+__all__ = ["App", "Customer360App", "FunnelExplorerApp", "KpiApp", "RfmExplorerApp"]
