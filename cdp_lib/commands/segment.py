@@ -10,9 +10,15 @@ from cdp_lib.commands._base import Context, pass_context
 from cdp_lib.errors import InputError
 
 FOLDER_OPTION = click.option(
-    "--folder", default="parameters/segments", show_default=True, help="Folder of segment definitions (YAML)."
+    "--folder", default=None, help="Folder of segment definitions (YAML); default the repository's parameters/segments."
 )
 AS_OF_OPTION = click.option("--as-of", "as_of", default=None, help="Evaluate as of the end of this date (UTC); default now.")
+
+
+def _folder(folder: str | None) -> str:
+    from cdp_lib.segments import DEFAULT_FOLDER
+
+    return folder or DEFAULT_FOLDER
 
 
 def _echo_frame(df) -> None:
@@ -34,8 +40,8 @@ def run(ctx: Context, definition: str, as_of: str | None, folder: str, out: str 
     """Evaluate one definition (YAML file or library name) and list its members."""
     from cdp_lib.segments import find_definition, load_library, members_table, members_with_fields
 
-    library = load_library(folder, missing_ok=True)
-    d = find_definition(definition, library, folder)
+    library = load_library(_folder(folder), missing_ok=True)
+    d = find_definition(definition, library, _folder(folder))
     ws = ctx.workspace(read_only=True)
     members = members_with_fields(ws, members_table(ws, d, as_of, library), ["profile_id", "external_id", "email"])
     df = members.execute()
@@ -57,7 +63,7 @@ def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...]
     """Evaluate every definition in dependency order and store dated membership history."""
     from cdp_lib.segments import refresh as do_refresh
 
-    summary = do_refresh(ctx.workspace(), folder, as_of, names or None)
+    summary = do_refresh(ctx.workspace(), _folder(folder), as_of, names or None)
     _echo_frame(summary[["segment", "members", "entered", "left"]])
 
 
@@ -72,7 +78,7 @@ def sample(ctx: Context, name: str, fraction: float | None, size: int | None, se
     """Split a segment into '<name> — test' and '<name> — control', stored as segments."""
     from cdp_lib.segments import load_library, sample as do_sample
 
-    summary = do_sample(ctx.workspace(), name, fraction, size, seed, load_library(folder, missing_ok=True))
+    summary = do_sample(ctx.workspace(), name, fraction, size, seed, load_library(_folder(folder), missing_ok=True))
     _echo_frame(summary[["segment", "members", "entered", "left"]])
 
 
@@ -92,7 +98,7 @@ def export(ctx: Context, name: str, out: str, fields: str, ad_audience: bool, co
     from cdp_lib.segments import export_ad_audience, export_csv, load_library
 
     ws = ctx.workspace(read_only=True)
-    library = load_library(folder, missing_ok=True)
+    library = load_library(_folder(folder), missing_ok=True)
     if ad_audience:
         rows = export_ad_audience(ws, name, out, country_code, library, as_of)
     else:
@@ -109,7 +115,7 @@ def overlap(ctx: Context, names: tuple[str, ...], folder: str) -> None:
     """People in both segments, for every pair of the given segments."""
     from cdp_lib.segments import load_library, overlap_table
 
-    matrix = overlap_table(ctx.workspace(read_only=True), names, load_library(folder, missing_ok=True))
+    matrix = overlap_table(ctx.workspace(read_only=True), names, load_library(_folder(folder), missing_ok=True))
     click.echo(matrix.to_string())
 
 
@@ -120,7 +126,7 @@ def list_(ctx: Context, folder: str) -> None:
     """The library's definitions, with their last stored size when refreshed."""
     from cdp_lib.segments import load_library
 
-    library = load_library(folder)
+    library = load_library(_folder(folder))
     sizes = {}
     ws = ctx.workspace(read_only=True) if Path(ctx.db).exists() else None
     if ws is not None and ws.has_table("segment_refreshes"):

@@ -12,7 +12,8 @@ import yaml
 from cdp_lib.errors import InputError
 from cdp_lib.segments.definition import SegmentDefinition, load_definition, suggest
 
-DEFAULT_FOLDER = "parameters/segments"
+# Repository checkout layout: <root>/cdp_lib/segments/library.py and <root>/parameters/segments/.
+DEFAULT_FOLDER = str(Path(__file__).resolve().parents[2] / "parameters" / "segments")
 
 
 def load_library(folder: str | os.PathLike = DEFAULT_FOLDER, missing_ok: bool = False) -> dict[str, SegmentDefinition]:

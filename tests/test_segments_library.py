@@ -1,0 +1,49 @@
+"""The shipped segment library on the demo store: every definition has members."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from cdp_lib import Workspace
+from cdp_lib.cli import main
+from cdp_lib.segments import DEFAULT_FOLDER, current_members, load_library, refresh
+
+END = "2025-06-30"  # the demo fixture's end date
+
+
+@pytest.fixture(scope="module")
+def scored_demo(demo_store_path, tmp_path_factory):
+    """The demo store with RFM (two runs, so groups have a previous value) and CLV computed."""
+    db = tmp_path_factory.mktemp("segments_demo") / "cdp.duckdb"
+    shutil.copyfile(demo_store_path, db)
+    for args in (["rfm", "--as-of", "2025-03-31"], ["rfm", "--as-of", END], ["clv", "--as-of", END]):
+        assert main(["--db", str(db), *args]) == 0, args
+    return db
+
+
+@pytest.mark.slow
+def test_every_shipped_segment_has_members_on_the_demo_store(scored_demo, demo_store_files):
+    library = load_library(DEFAULT_FOLDER)
+    assert len(library) >= 20
+    assert all(d.description for d in library.values())
+    ws = Workspace(scored_demo)
+    try:
+        summary = refresh(ws, DEFAULT_FOLDER, as_of=END).set_index("segment")
+        assert set(summary.index) == set(library)
+        empty = summary[summary["members"] == 0].index.tolist()
+        assert empty == [], f"segments without members on the demo store: {empty}"
+        # the generator's ground truth: persistent soft bouncers are the ones the segment finds
+        truth = pd.read_parquet(demo_store_files / "truth.parquet", columns=["email", "persistent_soft_bounce"])
+        bouncers = set(truth.loc[truth["persistent_soft_bounce"], "email"].str.strip().str.lower())
+        members = current_members(ws, "Persistent soft bounces")
+        p = ws.profiles
+        emails = set(p.filter(p.profile_id.isin(members.profile_id)).email.execute().str.strip().str.lower())
+        assert emails and emails <= bouncers
+        # a refresh builds on the VIP segment for 'VIP reachable by email'
+        assert summary.loc["VIP reachable by email", "members"] <= summary.loc["VIP", "members"]
+        assert not ws.segments_for(members.execute().profile_id.iloc[0]).empty
+    finally:
+        ws.close()
