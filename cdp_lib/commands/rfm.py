@@ -71,7 +71,9 @@ def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snaps
     for w in caught:
         if issubclass(w.category, PrerequisiteWarning):
             click.echo(f"warning: {w.message}", err=True)
-    df = table.order_by("profile_id").execute()
+    # Materialise once in the engine: the file, the summary and the snapshot all read it.
+    table = table.cache()
+    df = table.order_by("profile_id").to_pyarrow().to_pandas()
     as_of = params.as_of_date
     click.echo(f"RFM as of {as_of} on {params.metric!r} orders: {len(df):,} customers scored")
     if any(issubclass(w.category, PrerequisiteWarning) for w in caught):
@@ -85,7 +87,7 @@ def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snaps
         write_rows(df, Path(out))
         click.echo(f"wrote {len(df):,} rows to {out}")
     if not no_snapshot:
-        stored = rfm.save_rfm_snapshot(ws, df, as_of)
+        stored = rfm.save_rfm_snapshot(ws, table, as_of)
         click.echo(f"snapshot {as_of} stored ({stored:,} rows); rfm_profile_attributes refreshed")
 
 
