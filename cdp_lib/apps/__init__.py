@@ -10,5 +10,6 @@ from cdp_lib.apps.customer360 import Customer360App
 from cdp_lib.apps.funnel import FunnelExplorerApp
 from cdp_lib.apps.kpi import KpiApp
 from cdp_lib.apps.rfm import RfmExplorerApp
+from cdp_lib.apps.segment_builder import SegmentBuilderApp
 
-__all__ = ["App", "Customer360App", "FunnelExplorerApp", "KpiApp", "RfmExplorerApp"]
+__all__ = ["App", "Customer360App", "FunnelExplorerApp", "KpiApp", "RfmExplorerApp", "SegmentBuilderApp"]
