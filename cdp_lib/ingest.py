@@ -270,7 +270,10 @@ def quarantine_table(ws: Workspace, ingest_id: str | None = None, limit: int | N
 def export_quarantine(ws: Workspace, out: str | os.PathLike, ingest_id: str | None = None) -> int:
     """Write the quarantine (or one ingest's part) to a CSV file; returns the row count."""
     df = quarantine_table(ws, ingest_id=ingest_id)
-    df.to_csv(out, index=False)
+    try:
+        df.to_csv(out, index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}; choose a writable file path") from None
     return len(df)
 
 
