@@ -116,3 +116,101 @@ def test_apps_read_the_published_snapshot_and_follow_new_ones(tmp_path):
     app.refresh()
     assert shown_cards(app)["Orders"][0] == "4"
     app.close()
+
+
+# -- apps over the demo store (3,000 people, history ending 2025-06-30) -------------------------
+@pytest.fixture(scope="module")
+def demo(demo_store_path):
+    from cdp_lib import Workspace
+
+    w = Workspace(demo_store_path, read_only=True)
+    yield w
+    w.close()
+
+
+@pytest.mark.slow
+def test_rfm_explorer_shows_rfm_change_and_lists_a_group(demo):
+    import base64
+
+    from cdp_lib.apps import RfmExplorerApp
+    from cdp_lib.rfm import rfm_change
+
+    app = RfmExplorerApp(workspace=demo)
+    assert app.error is None
+    assert (app.start.value, app.end.value) == (dt.date(2025, 4, 1), dt.date(2025, 6, 30))
+    app.start.value = dt.date(2025, 3, 1)
+    expected = rfm_change(demo, "2025-03-01", "2025-06-30")
+    pd.testing.assert_frame_equal(app.distribution, expected.distribution.execute())
+    pd.testing.assert_frame_equal(app.transitions, expected.transitions.execute())
+    dist = app.distribution.set_index("rfm_group")
+    app.group.value = "At Risk"
+    assert len(app.customers) == dist.loc["At Risk", "customers_end"] > 0
+    assert f"<b class='cdp-members'>{dist.loc['At Risk', 'customers_end']:,}</b>" in app.customers_html.value
+    link = re.search(r'href="data:text/csv;base64,([^"]+)"', app.customers_html.value).group(1)
+    exported = pd.read_csv(__import__("io").BytesIO(base64.b64decode(link)))
+    assert exported["profile_id"].tolist() == app.customers["profile_id"].tolist()
+    assert set(exported.columns) >= {"profile_id", "recency_days", "frequency", "monetary", "rfm_group"}
+
+
+@pytest.mark.slow
+def test_funnel_explorer_matches_funnel_frame(demo):
+    from cdp_lib.apps import FunnelExplorerApp
+    from cdp_lib.funnel import funnel_frame, funnel_params
+
+    app = FunnelExplorerApp(workspace=demo)
+    assert app.error is None
+    assert [s.value for s in app.steps[:4]] == ["Viewed Product", "Added to Cart", "Started Checkout", "Placed Order"]
+    app.steps[2].value = "—"  # drop Started Checkout
+    app.window.value = "1d"
+    expected = funnel_frame(demo, funnel_params(["Viewed Product", "Added to Cart", "Placed Order"], "1d",
+                                                "2025-06-01", "2025-06-30"))
+    pd.testing.assert_frame_equal(app.result, expected)
+    for n in expected["profiles"]:
+        assert f"<td>{fmt(int(n))}</td>" in app.table.value
+    app.breakdown.value = "channel"
+    assert app.error is None and "channel" in app.result.columns
+
+
+@pytest.mark.slow
+def test_segment_builder_counts_samples_and_saves(demo, tmp_path):
+    import yaml
+
+    from cdp_lib.apps import SegmentBuilderApp
+    from cdp_lib.segments import count_members, load_definition
+
+    app = SegmentBuilderApp(workspace=demo, folder=tmp_path)
+    row, other = app.rows[0], app.rows[1]
+    row.metric.value = "Placed Order"
+    row.count.value = 3
+    other.kind.value = "profile property"
+    other.profile_property.value = "country"
+    other.value.value = "US"
+    want = {"name": "New segment", "match": "all", "conditions": [
+        {"metric": "Placed Order", "count": {"op": ">=", "value": 3}},
+        {"property": "country", "op": "equals", "value": "US"},
+    ]}
+    assert app.definition() == want and app.error is None
+    assert app.members == count_members(demo, want) > 0
+    assert f"cdp-members'>{app.members:,}<" in app.count_html.value
+    assert len(app.sample) == 10 and (app.sample["country"] == "US").all()
+    app.match.value = "any"
+    assert app.members == count_members(demo, {**want, "match": "any"}) > count_members(demo, want)
+    row.window.value = "in the last (days)"
+    row.days.value = 90
+    assert app.definition()["conditions"][0]["when"] == {"in_last": "90d"}
+    app.name.value = "Frequent or US"
+    app.save.click()
+    saved = tmp_path / "frequent_or_us.yaml"
+    assert app.saved_path == saved and "Saved to" in app.saved_html.value
+    assert load_definition(saved).name == "Frequent or US"
+    assert yaml.safe_load(saved.read_text())["match"] == "any"
+    app.save.click()  # a second save must not silently replace the file
+    assert "already exists" in app.status.value
+
+
+def test_segment_builder_needs_a_condition(ws, tmp_path):
+    from cdp_lib.apps import SegmentBuilderApp
+
+    app = SegmentBuilderApp(workspace=ws, folder=tmp_path)
+    app.rows[0].kind.value = "—"
+    assert "add at least one condition" in app.status.value
