@@ -47,3 +47,25 @@ def test_every_shipped_segment_has_members_on_the_demo_store(scored_demo, demo_s
         assert not ws.segments_for(members.execute().profile_id.iloc[0]).empty
     finally:
         ws.close()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_segmentation_notebook_refreshes_and_reports(scored_demo, tmp_path):
+    import papermill as pm
+
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(scored_demo, db)
+    out_dir = tmp_path / "report"
+    chosen = ["VIP", "VIP reachable by email", "Engaged 30 days", "Churn risk (RFM)"]
+    for day in ("2025-06-23", END):  # two refreshes: a trend and entered/left
+        pm.execute_notebook("notebooks/segmentation.ipynb", tmp_path / "out.ipynb", kernel_name="python3",
+                            parameters={"db": str(db), "as_of": day, "segments": chosen, "out_dir": str(out_dir)})
+    latest = pd.read_csv(out_dir / "latest_refresh.csv").set_index("segment")
+    assert set(latest.index) == set(chosen)
+    assert (latest["entered"] + latest["left"]).sum() > 0
+    overlap = pd.read_csv(out_dir / "overlap.csv", index_col=0)
+    assert overlap.loc["VIP", "VIP reachable by email"] == overlap.loc["VIP reachable by email", "VIP reachable by email"]
+    profiles = pd.read_csv(out_dir / "profiles.csv").set_index("segment")
+    assert profiles.loc["VIP", "predicted_clv_next_year"] > 0
+    assert (out_dir / "exports" / "vip.csv").exists() and (out_dir / "overlap.png").exists()

@@ -16,12 +16,16 @@ from cdp_lib.segments.history import (
     sizes_table, stored_segments,
 )
 from cdp_lib.segments.library import DEFAULT_FOLDER, dependency_order, find_definition, load_library, save_definition
+from cdp_lib.segments.report import (
+    SegmentationParams, export_segments, latest_refresh_table, segment_profile_table, segmentation_params,
+)
 from cdp_lib.segments.samples import sample, split
 
 __all__ = [
     "COMPUTED", "Compiler", "DEFAULT_FOLDER", "SegmentDefinition", "ad_audience_frame", "changes_table",
     "check_definition", "count_members", "current_members", "dependency_order", "export_ad_audience",
     "export_csv", "find_definition", "load_definition", "load_library", "members_at", "members_of",
-    "members_table", "members_with_fields", "overlap_table", "parse_definition", "parse_yaml", "refresh",
+    "members_table", "members_with_fields", "SegmentationParams", "export_segments", "latest_refresh_table",
+    "segment_profile_table", "segmentation_params", "overlap_table", "parse_definition", "parse_yaml", "refresh",
     "sample", "save_definition", "segments_for", "sizes_table", "split", "stored_segments",
 ]
