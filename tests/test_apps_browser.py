@@ -175,3 +175,60 @@ def test_customer360_app(open_app, snapshot_ws):
     assert fact("last_purchase_channel") == fmt(c.last_purchase_channel)
     assert person["profile_id"] in page.inner_text("body")
     screenshot(page, "customer360")
+
+
+def test_rfm_explorer_app(open_app, snapshot_ws):
+    from cdp_lib.rfm import rfm_change
+
+    page = open_app("rfm", "table.cdp-table")
+    end = latest_event_day(snapshot_ws)
+    page.locator("select").first.select_option(label="At Risk")
+    page.wait_for_function("() => document.body.innerText.includes('customers in At Risk')", timeout=LOAD_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_error(page)
+    start = end.fromordinal(end.toordinal() - 90)
+    dist = rfm_change(snapshot_ws, start, end).distribution.execute().set_index("rfm_group")
+    assert page.locator(".cdp-members").inner_text() == fmt(int(dist.loc["At Risk", "customers_end"]))
+    first_table = page.locator("table.cdp-table").first.inner_text()
+    for group, row in dist.iterrows():
+        assert f"{group}\t{fmt(int(row.customers_start))}\t{fmt(int(row.customers_end))}" in first_table
+    assert page.locator("a.cdp-download").count() == 1
+    screenshot(page, "rfm")
+
+
+def test_funnel_explorer_app(open_app, snapshot_ws):
+    from cdp_lib.funnel import funnel_frame, funnel_params
+
+    page = open_app("funnel", "table.cdp-table")
+    end = latest_event_day(snapshot_ws)
+    start = end.fromordinal(end.toordinal() - 29)
+    page.locator("select").nth(2).select_option(label="—")  # drop step 3 (Started Checkout)
+    page.wait_for_function("() => !document.body.innerText.includes('Started Checkout\\t')", timeout=LOAD_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_error(page)
+    expected = funnel_frame(snapshot_ws, funnel_params(["Viewed Product", "Added to Cart", "Placed Order"], "7d",
+                                                       start, end))
+    table = page.locator("table.cdp-table").inner_text()
+    for row in expected.itertuples():
+        assert f"{row.step}\t{row.metric}\t{fmt(int(row.profiles))}" in table
+    screenshot(page, "funnel")
+
+
+def test_segment_builder_app(open_app, snapshot_ws):
+    from cdp_lib.segments import count_members
+
+    page = open_app("segment_builder", ".cdp-members")
+    # Row 1 is "did Placed Order >= 1 times": make it ">= 3 times".
+    count_box = page.locator(".widget-hbox").nth(0).locator("input[type='number']").first
+    count_box.fill("3")
+    count_box.press("Enter")
+    want = {"name": "New segment", "match": "all",
+            "conditions": [{"metric": "Placed Order", "count": {"op": ">=", "value": 3}}]}
+    expected = fmt(count_members(snapshot_ws, want))
+    page.wait_for_function(
+        f"() => document.querySelector('.cdp-members').innerText === '{expected}'", timeout=LOAD_TIMEOUT_MS
+    )
+    wait_idle(page)
+    assert_no_error(page)
+    assert page.locator("table.cdp-table tbody tr").count() == 10
+    screenshot(page, "segment_builder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from typing import Any
 
 import ipywidgets as widgets
@@ -102,9 +103,11 @@ class SegmentBuilderApp(App):
 
     title = "Segment builder"
 
-    def __init__(self, db=None, workspace=None, folder: str = DEFAULT_FOLDER):
+    def __init__(self, db=None, workspace=None, folder: str | None = None):
+        """`folder` defaults to `parameters/segments/` of `$CDP_PROJECT_DIR` (set by `cdp app`) or
+        of the current folder."""
         super().__init__(db, workspace)
-        self.folder = folder
+        self.folder = folder or os.path.join(os.environ.get("CDP_PROJECT_DIR", "."), DEFAULT_FOLDER)
         ws = self.ws
         metrics = sorted(ws.events.select("metric").distinct().execute()["metric"].dropna().tolist())
         props = [c for c in ws.profiles.columns if c != "profile_id"]

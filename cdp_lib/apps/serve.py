@@ -61,5 +61,6 @@ def voila_command(name: str | None, host: str = "127.0.0.1", port: int = 8866, t
 
 
 def voila_env(db: str | os.PathLike) -> dict[str, str]:
-    """Environment for the Voila server: its kernels find the workspace through `CDP_DB`."""
-    return {**os.environ, "CDP_DB": str(Path(db).resolve())}
+    """Environment for the Voila server: its kernels (which run in `notebooks/apps/`) find the
+    workspace through `CDP_DB` and the project folder (for `parameters/`) through `CDP_PROJECT_DIR`."""
+    return {**os.environ, "CDP_DB": str(Path(db).resolve()), "CDP_PROJECT_DIR": str(Path.cwd())}
