@@ -9,7 +9,8 @@ Storage (contract in docs/HELPERS.md):
 - `segment_refreshes`: one row per segment and refresh: `(segment, refreshed_at, as_of, members,
   entered, left)`; `refreshed_at` is the wall clock, `as_of` the as-of moment evaluated.
 - `segment_current`: the open spells only, `(segment, profile_id, joined_at)`, rewritten after
-  each change and sorted by profile_id, so looking up one person reads a single row group.
+  each change and sorted by profile_id, so looking up one person reads a single row group;
+  `segment_current_emails` `(email_key, profile_id)` does the same for lookups by email.
 
 Evaluation is Ibis; applying a refresh's changes (UPDATE of open spells) is DuckDB SQL with bound
 parameters, here at the storage edge, inside one transaction: a failed refresh leaves no trace.
@@ -125,6 +126,24 @@ def segments_for(ws: Workspace, profile_id_or_email: str) -> pd.DataFrame:
     web request on millions of profiles.
     """
     key = str(profile_id_or_email).strip()
+    if ws.is_duckdb:
+        # Storage edge: one bound-parameter point query on the sorted tables, no Ibis compile
+        # and no catalog listing (each costs milliseconds).
+        if "@" in key:
+            sql = ("SELECT c.segment, c.joined_at FROM segment_current c WHERE c.profile_id IN "
+                   "(SELECT profile_id FROM segment_current_emails WHERE email_key = ?) ORDER BY c.segment")
+            key = key.lower()
+        else:
+            sql = "SELECT segment, joined_at FROM segment_current WHERE profile_id = ? ORDER BY segment"
+        try:
+            rows = ws.duckdb.execute(sql, [key]).fetchall()
+        except Exception:  # duckdb.CatalogException: no refresh yet
+            _need(ws, "segment_current")
+            _need(ws, "segment_current_emails")
+            raise
+        out = pd.DataFrame(rows, columns=["segment", "joined_at"])
+        out["joined_at"] = pd.to_datetime(out["joined_at"], utc=True)
+        return out
     t = _need(ws, "segment_current")
     if "@" in key:
         p = ws.profiles
@@ -188,6 +207,12 @@ def rebuild_current(ws: Workspace) -> None:
     ws.duckdb.execute(
         "CREATE OR REPLACE TABLE segment_current AS SELECT segment, profile_id, joined_at "
         "FROM segment_membership WHERE left_at IS NULL ORDER BY profile_id, segment"
+    )
+    # Members' normalised emails, sorted, so a lookup by email reads one row group too.
+    ws.duckdb.execute(
+        "CREATE OR REPLACE TABLE segment_current_emails AS SELECT DISTINCT lower(trim(p.email)) AS email_key, "
+        "p.profile_id FROM profiles p SEMI JOIN segment_current c ON c.profile_id = p.profile_id "
+        "WHERE p.email IS NOT NULL ORDER BY email_key"
     )
 
 
