@@ -106,6 +106,10 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "off", "unsubscribed", "opted_out",
 FAULT_ENV = "CDP_INGEST_FAULT"
 STEPS = ("read", "validate", "deduplicate", "resolve", "write")
 
+# DuckDB memory cap while an ingest runs (its temp tables spill to disk beyond it), so 10M
+# events load in well under 4 GB; a lower current limit is kept. Env CDP_INGEST_MEMORY_LIMIT.
+MEMORY_LIMIT = os.environ.get("CDP_INGEST_MEMORY_LIMIT", "2GB")
+
 # Files larger than this show a progress bar in the CLI (when stderr is a terminal).
 LARGE_FILE_BYTES = 20_000_000
 
@@ -179,8 +183,12 @@ def ingest_file(
     ingest_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = _Run(db, table, path, ingest_id, f"TIMESTAMPTZ '{now.isoformat()}'", progress)
     # DuckDB's own progress bar would print into --json output; ours is the `progress` hook.
-    bar_was_on = db.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
+    bar_was_on, limit_was = db.execute(
+        "SELECT current_setting('enable_progress_bar'), current_setting('memory_limit')"
+    ).fetchone()
     db.execute("SET enable_progress_bar = false")
+    if _bytes(MEMORY_LIMIT) < _bytes(limit_was):
+        db.execute(f"SET memory_limit = {_lit(MEMORY_LIMIT)}")
     try:
         with ws.transaction():
             db.execute("SET TimeZone = 'UTC'")
@@ -195,12 +203,24 @@ def ingest_file(
         ctx.drop_temp_tables()
         if bar_was_on:
             db.execute("SET enable_progress_bar = true")
+        db.execute(f"SET memory_limit = {_lit(limit_was)}")
     return IngestResult(
         rows=counts["rows"], loaded=counts["loaded"], duplicates=counts["duplicates"],
         quarantined=counts["quarantined"], ingest_id=ingest_id, table=table, file=str(path),
         new_profiles=counts.get("new_profiles", 0), merges=counts.get("merges", 0),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _bytes(size: str) -> float:
+    """'2GB', '18.8 GiB', '512 MiB' -> bytes (DuckDB's memory_limit spellings)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]i?B|bytes?|B)?\s*", size, flags=re.IGNORECASE)
+    if not m:
+        return float("inf")
+    unit = (m.group(2) or "B").upper()
+    base = 1024 if "I" in unit else 1000
+    power = {"K": 1, "M": 2, "G": 3, "T": 4}.get(unit[0], 0)
+    return float(m.group(1)) * base**power
 
 
 def check_table(table: str) -> str:
