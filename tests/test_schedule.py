@@ -96,10 +96,10 @@ def test_shipped_schedule_is_valid_and_its_parameter_files_exist():
     assert names["segment-refresh"].depends_on == ("data-health",)
     for j in config.jobs:
         assert (REPO / j.parameters).is_file(), j.parameters
-    # The job this module owns also validates against its notebook.
-    health = names["data-health"]
-    declared = runner.read_parameters(REPO / health.notebook)
-    runner.validate_parameters(declared, runner.load_parameters_file(REPO / health.parameters))
+    # Every job's parameter file is accepted by its notebook's parameters cell.
+    for j in config.jobs:
+        declared = runner.read_parameters(REPO / j.notebook)
+        runner.validate_parameters(declared, runner.load_parameters_file(REPO / j.parameters), notebook=j.notebook)
 
 
 # -- due times ----------------------------------------------------------------------------------------
