@@ -214,3 +214,27 @@ def test_segment_builder_needs_a_condition(ws, tmp_path):
     app = SegmentBuilderApp(workspace=ws, folder=tmp_path)
     app.rows[0].kind.value = "—"
     assert "add at least one condition" in app.status.value
+
+
+def test_voila_command_hides_code_and_tracebacks_and_binds_localhost():
+    from cdp_lib.apps.serve import voila_command
+
+    cmd = voila_command("kpi")
+    assert cmd[3].endswith("notebooks/apps/kpi.ipynb")
+    assert {"--strip_sources=True", "--show_tracebacks=False", "--Voila.ip=127.0.0.1", "--port=8866",
+            "--preheat_kernel=True"} <= set(cmd)
+    assert "--token=abc" in voila_command("kpi", token="abc")
+    from cdp_lib import InputError
+
+    with pytest.raises(InputError, match="unknown app 'kpis'; did you mean 'kpi'"):
+        voila_command("kpis")
+
+
+def test_cdp_publish_command(tmp_path, capsys):
+    from cdp_lib.cli import main
+    from cdp_lib.snapshots import current_snapshot
+
+    db = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(db), events=_events()).close()
+    assert main(["--db", str(db), "publish"]) == 0
+    assert str(current_snapshot(db)) in capsys.readouterr().out
