@@ -149,21 +149,26 @@ def test_bad_kpi_definitions():
 
 
 @pytest.mark.notebook
-def test_kpi_overview_notebook_runs_and_saves_the_overview(tmp_path):
+def test_kpi_overview_notebook_on_the_demo_store(demo_store_path, tmp_path):
     import papermill as pm
 
     from pathlib import Path
 
-    df = pd.DataFrame(EVENTS, columns=["profile_id", "metric", "timestamp", "value", "product_id", "source"])
-    df.insert(0, "event_id", [f"e{i}" for i in range(len(df))])
-    db = tmp_path / "cdp.duckdb"
-    workspace_from_frames(str(db), events=df).close()
+    from cdp_lib import Workspace
+
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "kpi_overview.ipynb"
     pm.execute_notebook(
         str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), kernel_name="python3",
-        parameters={"db": str(db), "start": START, "end": END}, progress_bar=False,
+        parameters={"db": str(demo_store_path)}, progress_bar=False,
     )
-    saved = pd.read_csv(tmp_path / "kpi_overview.csv").set_index("metric")
-    assert saved.loc["Revenue", ["value", "previous", "change_pct"]].tolist() == [150, 30, 400]
+    saved = pd.read_csv(tmp_path / "kpi_overview.csv")
+    with Workspace(demo_store_path, read_only=True) as ws:
+        # Defaults: the 30 days ending on the newest event's day (the store ends 2025-06-30).
+        expected = kpi_overview(ws, "2025-06-01", "2025-06-30")
+    assert saved["metric"].tolist() == expected["metric"].tolist()
+    assert saved["value"].tolist() == pytest.approx(expected["value"].tolist())
+    assert saved["previous"].tolist() == pytest.approx(expected["previous"].tolist())
+    assert (saved["value"] > 0).all()  # every account KPI has data in the demo store
+    assert len(pd.read_csv(tmp_path / "average_order_value.csv")) == 30
     assert (tmp_path / "service_interactions.png").stat().st_size > 0
     assert (tmp_path / "average_order_value.png").stat().st_size > 0
