@@ -25,11 +25,12 @@ def scored_demo(demo_store_path, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_every_shipped_segment_has_members_on_the_demo_store(scored_demo, demo_store_files):
+def test_every_shipped_segment_has_members_on_the_demo_store(scored_demo, demo_store_files, tmp_path):
     library = load_library(DEFAULT_FOLDER)
     assert len(library) >= 20
     assert all(d.description for d in library.values())
-    ws = Workspace(scored_demo)
+    shutil.copyfile(scored_demo, tmp_path / "cdp.duckdb")  # the fixture stays without history
+    ws = Workspace(tmp_path / "cdp.duckdb")
     try:
         summary = refresh(ws, DEFAULT_FOLDER, as_of=END).set_index("segment")
         assert set(summary.index) == set(library)
