@@ -93,7 +93,10 @@ def test_shipped_schedule_is_valid_and_its_parameter_files_exist():
     names = {j.name: j for j in config.jobs}
     assert set(names) >= {"data-health", "segment-refresh", "rfm-weekly", "clv-weekly", "funnel-weekly", "cohort-monthly"}
     assert names["data-health"].cron == "0 5 * * *" and names["cohort-monthly"].cron == "0 7 1 * *"
-    assert names["segment-refresh"].depends_on == ("data-health",)
+    assert names["segment-refresh"].depends_on == ("data-health", "rfm-weekly", "clv-weekly")
+    # On a first start everything is due: the chain runs in dependency order.
+    order = [j.name for j in config.ordered()]
+    assert order.index("rfm-weekly") < order.index("segment-refresh") < order.index("audience-weekly")
     for j in config.jobs:
         assert (REPO / j.parameters).is_file(), j.parameters
     # Every job's parameter file is accepted by its notebook's parameters cell.
