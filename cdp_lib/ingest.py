@@ -415,8 +415,10 @@ class _Run:
                 JOIN _raw r USING (_line)""",
                 [str(self.path)],
             )
-        self.checkpoint("validate")
         rows = self.scalar("SELECT count(*) FROM _raw") + bad_rows
+        if fmt != "parquet":  # text input: free the staged copy before the heavy steps
+            self.sql("DROP TABLE temp._raw")
+        self.checkpoint("validate")
         quarantined = self.scalar(
             "SELECT count(*) FROM quarantine WHERE ingest_id = ?", [self.ingest_id]
         )
