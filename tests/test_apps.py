@@ -11,7 +11,7 @@ import pytest
 from cdp_lib.apps import KpiApp
 from cdp_lib.apps.base import fmt
 from cdp_lib.kpi import kpi_breakdown, kpi_overview
-from cdp_lib.snapshots import publish
+from cdp_lib.snapshots import current_snapshot, publish
 from cdp_lib.testing import workspace_from_frames
 
 EVENTS = [
@@ -238,3 +238,25 @@ def test_cdp_publish_command(tmp_path, capsys):
     workspace_from_frames(str(db), events=_events()).close()
     assert main(["--db", str(db), "publish"]) == 0
     assert str(current_snapshot(db)) in capsys.readouterr().out
+
+
+def test_app_keeps_serving_while_another_process_writes(tmp_path):
+    from test_snapshots import Writer  # a process holding the workspace open for writing
+
+    db = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(db), events=_events()).close()
+    publish(db)
+    app = KpiApp(db=db)
+    app.preset.value = "Last 7 days"
+    before = shown_cards(app)["Active accounts"]
+    writer = Writer(db)
+    try:
+        writer.send("insert 5")  # profiles only: no KPI moves, but the file is locked now
+        app.refresh()
+        assert app.error is None and shown_cards(app)["Active accounts"] == before
+        writer.send("publish")
+        app.refresh()
+        assert app.error is None and app.reader.snapshot == current_snapshot(db)
+    finally:
+        writer.stop()
+    app.close()
