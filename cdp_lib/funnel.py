@@ -248,11 +248,13 @@ def _fold_top_n(entries: ir.Table, top_n: int) -> ir.Table:
     return folded.drop("_top")
 
 
-def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None) -> ir.Table:
+def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, asof: bool = True) -> ir.Table:
     """One row per person (and breakdown value): furthest step reached and seconds to each step.
 
     Columns: profile_id, [breakdown], furthest_step (1..K), seconds_to_step_2 ... _K (null when
     the step was not reached). Seconds are measured in the earliest entry reaching the step.
+    `asof=False` forces the join-based matching everywhere (the as-of shortcut is exact and is
+    only taken between steps that cannot share events; tests compare both).
     """
     metrics = load_metrics() if metrics is None else metrics
     n = len(params.steps)
@@ -284,6 +286,18 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None) -> ir
     for k in range(2, n + 1):
         step = selections[k - 1]
         cand = step.select(_p=step.profile_id, _ts=step.timestamp, _eid=step.event_id)
+        overlaps = [j for j in range(1, k) if _may_overlap(params.steps[j - 1], params.steps[k - 1], metrics)]
+        if not overlaps and asof:
+            # No event can serve two steps here, so the earliest step-k event at or after the
+            # previous match is an as-of lookup (a sort-merge, not a per-person cross product).
+            # Keep one event per (person, time) first: the smallest event_id, our tie-break.
+            first_at = cand.group_by("_p", "_ts").aggregate(_eid=cand._eid.min())
+            hit = current.asof_join(first_at, on=current.ts_prev <= first_at._ts, predicates=current.profile_id == first_at._p)
+            best = hit.filter(hit._ts.notnull() & (hit._ts <= hit.deadline))
+            matched.append(best.select(*keys, ts=best._ts, eid=best._eid))
+            id_cols = [f"id_{j}" for j in range(1, k)]
+            current = best.select(*keys, "deadline", *id_cols, ts_prev=best._ts, **{f"id_{k}": best._eid})
+            continue
         conds = [
             current.profile_id == cand._p,
             cand._ts >= current.ts_prev,
