@@ -76,7 +76,9 @@ def cdnow_params(**kw) -> clv.ClvParams:
 def cdnow_result(cdnow_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return clv.compute_clv(cdnow_ws, cdnow_params(horizon_days=39 * 7))
+        result = clv.compute_clv(cdnow_ws, cdnow_params(horizon_days=39 * 7))
+    yield result
+    result.summary.release()  # drop the engine-side temporary table before the workspace closes
 
 
 # -- summary statistics in the engine ----------------------------------------------------------
@@ -259,6 +261,7 @@ def mixed_result(tmp_path_factory):
         result = clv.run_clv(ws, cdnow_params(time_unit="D"))
     rows = ws.table("clv_predictions").execute().set_index("profile_id")
     yield result, rows, caught
+    result.summary.release()
     ws.close()
 
 
