@@ -51,7 +51,8 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line and exit 2."""
     try:
-        cli.main(args=argv, prog_name="cdp", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of raising SystemExit.
+        code = cli.main(args=argv, prog_name="cdp", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
