@@ -101,10 +101,14 @@ def cohort_members_table(ws: Workspace, params: CohortParams, metrics=None) -> i
     """One row per customer: profile_id, cohort_start (period start, UTC), [breakdown]."""
     metrics = load_metrics() if metrics is None else metrics
     orders = events_for(ws, params.metric, metrics)
-    ranked = orders.mutate(
-        _rn=ibis.row_number().over(group_by="profile_id", order_by=[orders.timestamp, orders.event_id])
-    )
-    first = ranked.filter(ranked._rn == 0)
+    if params.breakdown and params.breakdown in orders.columns:
+        # the first order's own properties are needed: rank (ties by event_id)
+        ranked = orders.mutate(
+            _rn=ibis.row_number().over(group_by="profile_id", order_by=[orders.timestamp, orders.event_id])
+        )
+        first = ranked.filter(ranked._rn == 0)
+    else:  # only the first moment matters: a plain aggregate is much cheaper than a ranking window
+        first = orders.group_by("profile_id").aggregate(timestamp=orders.timestamp.min())
     first = first.mutate(cohort_start=first.timestamp.truncate(_TRUNCATE[params.period]))
     if params.from_date:
         first = first.filter(first.cohort_start >= _day_start(params.from_date).truncate(_TRUNCATE[params.period]))
@@ -165,12 +169,18 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
         j = j.mutate(period=_period_index(j.timestamp.truncate(unit), j.cohort_start, params.period))
         return j.filter(j.period >= 0)
 
-    act = per_period(activity)
-    active = act.group_by("cohort_start", *group, "period").aggregate(active_customers=act.profile_id.nunique())
     rev = per_period(orders)
-    money = rev.group_by("cohort_start", *group, "period").aggregate(
-        revenue=rev.value.fill_null(0).sum(), orders=rev.count()
-    )
+    if activity is orders:  # one pass when activity and orders are the same events
+        both = rev.group_by("cohort_start", *group, "period").aggregate(
+            active_customers=rev.profile_id.nunique(), revenue=rev.value.fill_null(0).sum(), orders=rev.count()
+        )
+        active = money = None
+    else:
+        act = per_period(activity)
+        active = act.group_by("cohort_start", *group, "period").aggregate(active_customers=act.profile_id.nunique())
+        money = rev.group_by("cohort_start", *group, "period").aggregate(
+            revenue=rev.value.fill_null(0).sum(), orders=rev.count()
+        )
     sizes = members.group_by("cohort_start", *group).aggregate(customers=members.count())
     sizes = sizes.mutate(_last=_period_index(last_period, sizes.cohort_start, params.period))
 
@@ -179,8 +189,12 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     grid = sizes.cross_join(grid_periods)
     grid = grid.filter(grid.period <= grid._last).drop("_last")
     keys = ["cohort_start", *group, "period"]
-    out = grid.left_join(active, keys).select(grid, active_customers=active.active_customers)
-    out = out.left_join(money, keys).select(out, revenue=money.revenue, orders=money.orders)
+    if active is None:
+        out = grid.left_join(both, keys).select(grid, active_customers=both.active_customers,
+                                                 revenue=both.revenue, orders=both.orders)
+    else:
+        out = grid.left_join(active, keys).select(grid, active_customers=active.active_customers)
+        out = out.left_join(money, keys).select(out, revenue=money.revenue, orders=money.orders)
     out = out.mutate(
         active_customers=out.active_customers.fill_null(0),
         revenue=out.revenue.fill_null(0.0),
