@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from cdp_lib.errors import InputError
 
+JSONL_BATCH_ROWS = 50_000
 FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
 
 
@@ -44,11 +45,13 @@ class TableWriter:
     def write(self, table: pa.Table) -> None:
         table = table.cast(self.schema)
         if self.fmt == "jsonl":
-            frame = table.to_pandas(types_mapper=None)
-            text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="us")
-            if text and not text.endswith("\n"):
-                text += "\n"
-            self._writer.write(text)
+            # pandas renders JSON; small slices keep its string copies from growing with the chunk.
+            for batch in table.to_batches(max_chunksize=JSONL_BATCH_ROWS):
+                frame = batch.to_pandas()
+                text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="us")
+                if text and not text.endswith("\n"):
+                    text += "\n"
+                self._writer.write(text)
         else:
             self._writer.write_table(table)
 
