@@ -11,7 +11,6 @@ The generating processes and their parameters are documented in docs/demo-data.m
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -406,10 +405,10 @@ def _chunk(seed: int, chunk_no: int, first: int, n: int, calendar: _Calendar, ca
     has_phone = rng.random(n) < prm.phone_share
     suffix = pc.utf8_lpad(pa.array((g * 7919 + 1_234_567) % 10_000_000).cast(pa.string()), 7, "0")
     prefix = pc.take(pa.array(col(9)), city)
-    cc_len = np.array([2 if p.startswith("+1") else 4 if p.startswith("+353") else 3 for p in col(9)])[city]
-    cc = pc.utf8_slice_codeunits(prefix, 0, 2)  # placeholder, replaced per length below
-    cc = pc.if_else(pa.array(cc_len == 2), cc, pc.if_else(pa.array(cc_len == 4), pc.utf8_slice_codeunits(prefix, 0, 4), pc.utf8_slice_codeunits(prefix, 0, 3)))
-    area = pc.if_else(pa.array(cc_len == 2), pc.utf8_slice_codeunits(prefix, 2), pc.if_else(pa.array(cc_len == 4), pc.utf8_slice_codeunits(prefix, 4), pc.utf8_slice_codeunits(prefix, 3)))
+    # Country code and area code of each city's prefix ("+1617" -> "+1", "617").
+    cc_len = [2 if p.startswith("+1") else 4 if p.startswith("+353") else 3 for p in col(9)]
+    cc = pc.take(pa.array([p[:k] for p, k in zip(col(9), cc_len)]), city)
+    area = pc.take(pa.array([p[k:] for p, k in zip(col(9), cc_len)]), city)
     s3, s4 = pc.utf8_slice_codeunits(suffix, 0, 3), pc.utf8_slice_codeunits(suffix, 3)
     phone_e164 = _join(prefix, suffix)
     phone_variants = pa.concat_arrays([
