@@ -114,6 +114,8 @@ def read_parameters(notebook: str | os.PathLike) -> list[Parameter]:
         where = f"{path}: parameters cell line {stmt.lineno}"
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             name, type_text = stmt.target.id, ast.unparse(stmt.annotation)
+            if isinstance(stmt.annotation, ast.Constant) and isinstance(stmt.annotation.value, str):
+                type_text = stmt.annotation.value  # quoted annotation: show it unquoted
             try:
                 _parse_type(type_text)
             except InputError as exc:
@@ -160,6 +162,10 @@ def _parse_type(text: str):
 def _type_node(node: ast.AST, text: str):
     if isinstance(node, ast.Constant) and node.value is None:
         return ("none",)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        # A quoted annotation ("Optional[str]") reads the same; notebooks quote theirs because
+        # plain papermill's parameter parser understands neither `|` nor unimported names.
+        return _parse_type(node.value)
     if isinstance(node, ast.Name) or isinstance(node, ast.Attribute):
         name = node.id if isinstance(node, ast.Name) else node.attr
         if name in _SCALARS:

@@ -308,3 +308,18 @@ def test_plain_papermill_runs_the_same_notebook(tmp_path):
     nb = nbformat.read(out, as_version=4)
     text = " ".join(str(o) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "threshold 2" in text
+
+
+# -- shipped notebooks ---------------------------------------------------------------------------
+SHIPPED = sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_plain_papermill_reads_every_shipped_parameter(path, caplog):
+    """Plain `papermill -p` must see the same parameters as `cdp run`, without parse warnings."""
+    from papermill.inspection import inspect_notebook
+
+    with caplog.at_level("WARNING"):
+        seen_by_papermill = set(inspect_notebook(str(path)))
+    assert seen_by_papermill == {p.name for p in runner.read_parameters(path)}
+    assert "Unable to parse" not in caplog.text
