@@ -33,6 +33,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import yaml
+from scipy.optimize import minimize
+from scipy.special import digamma, expit, gammaln
 
 from cdp_lib import clv_summary, gender, schema
 from cdp_lib.errors import DataError, InputError
@@ -255,6 +257,156 @@ class SpendModel:
         return (1 - weight) * self.population_mean + weight * m
 
 
+# -- likelihoods on condensed rows (value and gradient in numpy) -------------------------------
+# lifetimes evaluates its likelihoods through autograd, once per row, and computes a Hessian
+# after every fit. These functions evaluate the SAME objectives (lifetimes' formulas, in the same
+# log-parameters, scaling and normalisation, penalty included) with hand-derived gradients,
+# grouping every term that depends on one column only by that column's distinct values, so one
+# evaluation costs a few vector operations over the rows. The optimiser is the one lifetimes
+# uses (scipy BFGS, same start, same `tol`), so the estimates are lifetimes' estimates.
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and, per row, the index of its value."""
+    return np.unique(values, return_inverse=True)
+
+
+@dataclass
+class _BgNbdRows:
+    """BG/NBD input grouped for `_bgnbd_objective`: weights per distinct x, per distinct T of
+    one-time buyers, and repeat buyers' rows as indexes into distinct x, T and t_x values."""
+
+    x_values: np.ndarray
+    x_weight: np.ndarray
+    total_weight: float
+    t0_values: np.ndarray  # distinct T of customers with x = 0
+    t0_weight: np.ndarray
+    T_values: np.ndarray  # repeat buyers: distinct T, t_x, x and per-row indexes
+    T_index: np.ndarray
+    tx_values: np.ndarray
+    tx_index: np.ndarray
+    xr_values: np.ndarray
+    xr_index: np.ndarray
+    x: np.ndarray
+    w: np.ndarray
+
+    @classmethod
+    def build(cls, frequency, recency, T, weight) -> "_BgNbdRows":
+        x, t_x, T, w = (np.asarray(v, dtype=float) for v in (frequency, recency, T, weight))
+        x_values, x_index = _distinct(x)
+        once = x == 0
+        t0_values, t0_index = _distinct(T[once])
+        rep = ~once
+        T_values, T_index = _distinct(T[rep])
+        tx_values, tx_index = _distinct(t_x[rep])
+        xr_values, xr_index = _distinct(x[rep])
+        return cls(x_values, np.bincount(x_index, w), float(w.sum()), t0_values,
+                   np.bincount(t0_index, w[once], len(t0_values)), T_values, T_index, tx_values, tx_index,
+                   xr_values, xr_index, x[rep], w[rep])
+
+
+def _bgnbd_objective(log_params: np.ndarray, d: _BgNbdRows, penalizer: float) -> tuple[float, np.ndarray]:
+    """lifetimes' `BetaGeoFitter._negative_log_likelihood` (Fader, Hardie & Lee 2005, section 7)
+    and its gradient in log-parameters."""
+    params = np.exp(log_params)
+    r, alpha, a, b = params
+    xv, xw = d.x_values, d.x_weight
+    # Terms of x only: ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x) − ln B(a, b).
+    ll = float(xw @ (gammaln(r + xv) - gammaln(r) + gammaln(a + b) + gammaln(b + xv) - gammaln(b)
+                     - gammaln(a + b + xv))) + d.total_weight * r * np.log(alpha)
+    g_r = float(xw @ (digamma(r + xv) - digamma(r))) + d.total_weight * np.log(alpha)
+    g_alpha = d.total_weight * r / alpha
+    g_a = float(xw @ (digamma(a + b) - digamma(a + b + xv)))
+    g_b = float(xw @ (digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv)))
+    # One-time buyers: −r ln(α + T).
+    log_t0 = np.log(alpha + d.t0_values)
+    ll -= r * float(d.t0_weight @ log_t0)
+    g_r -= float(d.t0_weight @ log_t0)
+    g_alpha -= r * float(d.t0_weight @ (1.0 / (alpha + d.t0_values)))
+    # Repeat buyers: −(r+x) ln(α+T) + ln(1 + e^δ), δ = ln a − ln(b+x−1) + (r+x)(ln(α+T) − ln(α+t_x)).
+    log_T = np.log(alpha + d.T_values)[d.T_index]
+    inv_T = (1.0 / (alpha + d.T_values))[d.T_index]
+    log_tx = np.log(alpha + d.tx_values)[d.tx_index]
+    inv_tx = (1.0 / (alpha + d.tx_values))[d.tx_index]
+    rx = r + d.x
+    gap = log_T - log_tx
+    delta = np.log(a) - np.log(b + d.xr_values - 1.0)[d.xr_index] + rx * gap
+    share = expit(delta)  # d ln(1 + e^δ) / dδ
+    w = d.w
+    ll += float(w @ (np.logaddexp(0.0, delta) - rx * log_T))
+    ws = w * share
+    g_r += float(ws @ gap) - float(w @ log_T)
+    g_alpha += float(ws @ (rx * (inv_T - inv_tx))) - float(w @ (rx * inv_T))
+    g_a += float(ws.sum()) / a
+    g_b -= float(np.bincount(d.xr_index, ws, len(d.xr_values)) @ (1.0 / (b + d.xr_values - 1.0)))
+    grad = np.array([g_r, g_alpha, g_a, g_b]) * params  # chain rule for log-parameters
+    value = -ll / d.total_weight + penalizer * float(np.sum(params ** 2))
+    return value, -grad / d.total_weight + 2.0 * penalizer * params ** 2
+
+
+@dataclass
+class _GammaGammaRows:
+    """Gamma-Gamma input: weights per distinct x, and per row x, ln(x m) and the weight."""
+
+    x_values: np.ndarray
+    x_weight: np.ndarray
+    total_weight: float
+    sum_log_m: float  # Σ w ln m
+    x: np.ndarray
+    xm: np.ndarray
+    log_xm: np.ndarray
+    w: np.ndarray
+
+    @classmethod
+    def build(cls, frequency, monetary_value, weight) -> "_GammaGammaRows":
+        x, m, w = (np.asarray(v, dtype=float) for v in (frequency, monetary_value, weight))
+        x_values, x_index = _distinct(x)
+        return cls(x_values, np.bincount(x_index, w), float(w.sum()), float(w @ np.log(m)), x, x * m,
+                   np.log(x * m), w)
+
+
+def _gamma_gamma_objective(log_params: np.ndarray, d: _GammaGammaRows, penalizer: float) -> tuple[float, np.ndarray]:
+    """lifetimes' `GammaGammaFitter._negative_log_likelihood` (Fader & Hardie 2013, eq. 1a) and
+    its gradient in log-parameters.
+
+    Per customer the log-likelihood is ln Γ(px+q) − ln Γ(px) − ln Γ(q) − px·ln((xm+v)/(xm))
+    − q·ln((xm+v)/v) − ln m: lifetimes' terms regrouped so that no large sums cancel.
+    """
+    params = np.exp(log_params)
+    p, q, v = params
+    xv, xw, n = d.x_values, d.x_weight, d.total_weight
+    px = p * xv
+    log_xmv = np.log(d.xm + v)
+    over_xm = log_xmv - d.log_xm  # ln((xm+v)/(xm))
+    over_v = log_xmv - np.log(v)  # ln((xm+v)/v)
+    wx_over_xm = float(d.w @ (d.x * over_xm))
+    w_over_v = float(d.w @ over_v)
+    ll = float(xw @ (gammaln(px + q) - gammaln(px) - gammaln(q))) - p * wx_over_xm - q * w_over_v - d.sum_log_m
+    g_p = float(xw @ (xv * (digamma(px + q) - digamma(px)))) - wx_over_xm
+    g_q = float(xw @ (digamma(px + q) - digamma(q))) - w_over_v
+    # d/dv of −(px+q) ln(xm+v) + q ln v is x (q m − p v) / (v (xm+v)) per customer.
+    g_v = float(d.w @ (d.x * (q * d.xm / d.x - p * v) / (v * (d.xm + v))))
+    grad = np.array([g_p, g_q, g_v]) * params
+    value = -ll / n + penalizer * float(np.sum(params ** 2))
+    return value, -grad / n + 2.0 * penalizer * params ** 2
+
+
+def _minimize(objective, rows, start: np.ndarray, penalizer: float, tol: float, options: dict,
+              what: str, n: int) -> np.ndarray:
+    """scipy's minimize as lifetimes' `_fit` calls it (BFGS, `tol`); returns log-parameters."""
+    with np.errstate(all="ignore"):
+        try:
+            out = minimize(objective, start, args=(rows, penalizer), jac=True, method=None, tol=tol,
+                           options={"disp": False, **options})
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            raise DataError(f"the {what} fit failed on {n:,} customers: {exc}") from None
+    if not out.success:
+        raise DataError(
+            f"the {what} fit did not converge on {n:,} customers; retry with a penalizer "
+            "(penalizer: 0.001, CLI --penalizer 0.001), a looser tolerance (tol, --tol) or more "
+            "iterations (max_iterations), or check the orders for outliers"
+        )
+    return out.x
+
+
 # Above this many rows a fit starts from a loose fit on a seeded sample of rows: the optimum is
 # the same (the full fit still runs to `tol`), but BFGS needs far fewer full-data iterations and
 # no longer starts from lifetimes' fixed guess, which can stall far from the optimum.
@@ -295,18 +447,17 @@ def fit_transactions(combos: pd.DataFrame, model: str = "bgnbd", penalizer: floa
     if model == "bgnbd":
         scale = 1.0 / combos["T"].max()  # lifetimes fits alpha in units of the largest T
 
-        def loose(sample: pd.DataFrame) -> np.ndarray:
-            f = lt.BetaGeoFitter(penalizer_coef=penalizer)
-            _fit_or_explain(lambda: f.fit(sample["frequency"].to_numpy(), sample["recency"].to_numpy(float),
-                                          sample["T"].to_numpy(float), weights=sample["weight"].to_numpy(float),
-                                          tol=1e-4), "BG/NBD", n)
-            r, alpha, a, b = f.params_[list(PARAM_NAMES[model])]
-            return np.log([r, alpha * scale, a, b])
+        def fit(rows: pd.DataFrame, tolerance: float, start: np.ndarray | None) -> np.ndarray:
+            data = _BgNbdRows.build(rows["frequency"], rows["recency"].to_numpy(float) * scale,
+                                    rows["T"].to_numpy(float) * scale, rows["weight"])
+            x0 = 0.1 * np.ones(4) if start is None else start  # lifetimes' default start
+            return _minimize(_bgnbd_objective, data, x0, penalizer, tolerance, options, "BG/NBD", n)
 
-        start = _warm_start(combos, loose)
+        start = _warm_start(combos, lambda sample: fit(sample, 1e-4, None))
+        r, alpha, a, b = np.exp(fit(combos, tol, start))
         fitter = lt.BetaGeoFitter(penalizer_coef=penalizer)
-        _fit_or_explain(lambda: fitter.fit(*args, weights=w, tol=tol, initial_params=start, **options), "BG/NBD", n)
-        log_params = np.log(fitter.params_[list(PARAM_NAMES[model])].to_numpy())
+        fitter.params_ = pd.Series([r, alpha / scale, a, b], index=list(PARAM_NAMES[model]))
+        log_params = np.log(fitter.params_.to_numpy())
         with _fenced():
             ll = -float(fitter._negative_log_likelihood(log_params, *args, w, 0.0)) * w.sum()
     else:
@@ -354,17 +505,14 @@ def fit_spend(combos: pd.DataFrame, penalizer: float = 0.0, tol: float = 1e-7,
         )
     options = {} if max_iterations is None else {"maxiter": int(max_iterations)}
 
-    def run(rows: pd.DataFrame, tolerance: float, start=None):
-        f = lt.GammaGammaFitter(penalizer_coef=penalizer)
-        _fit_or_explain(
-            lambda: f.fit(rows["frequency"].to_numpy(float), rows["monetary_value"].to_numpy(float),
-                          weights=rows["weight"].to_numpy(float), tol=tolerance, initial_params=start, **options),
-            "Gamma-Gamma", n,
-        )
-        return f
+    def fit(rows: pd.DataFrame, tolerance: float, start: np.ndarray | None) -> np.ndarray:
+        data = _GammaGammaRows.build(rows["frequency"], rows["monetary_value"], rows["weight"])
+        x0 = 0.1 * np.ones(3) if start is None else start  # lifetimes' default start
+        return _minimize(_gamma_gamma_objective, data, x0, penalizer, tolerance, options, "Gamma-Gamma", n)
 
-    start = _warm_start(usable, lambda sample: np.log(run(sample, 1e-4).params_[["p", "q", "v"]].to_numpy()))
-    fitter = run(usable, tol, start)
+    start = _warm_start(usable, lambda sample: fit(sample, 1e-4, None))
+    fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
+    fitter.params_ = pd.Series(np.exp(fit(usable, tol, start)), index=["p", "q", "v"])
     params = {k: float(v) for k, v in fitter.params_.items()}
     if not params["q"] > 1 or not all(math.isfinite(v) for v in params.values()):
         raise DataError(
