@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy.optimize import minimize
-from scipy.special import digamma, expit, gammaln
+from scipy.special import digamma, gammaln
 
 from cdp_lib import clv_summary, gender, schema
 from cdp_lib.errors import DataError, InputError
@@ -264,6 +264,11 @@ class SpendModel:
 # grouping every term that depends on one column only by that column's distinct values, so one
 # evaluation costs a few vector operations over the rows. The optimiser is the one lifetimes
 # uses (scipy BFGS, same start, same `tol`), so the estimates are lifetimes' estimates.
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Σ a·b without BLAS (a threaded BLAS dot is slow on a busy machine)."""
+    return float(np.multiply(a, b).sum())
+
+
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values and, per row, the index of its value."""
     return np.unique(values, return_inverse=True)
@@ -310,17 +315,17 @@ def _bgnbd_objective(log_params: np.ndarray, d: _BgNbdRows, penalizer: float) ->
     r, alpha, a, b = params
     xv, xw = d.x_values, d.x_weight
     # Terms of x only: ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x) − ln B(a, b).
-    ll = float(xw @ (gammaln(r + xv) - gammaln(r) + gammaln(a + b) + gammaln(b + xv) - gammaln(b)
+    ll = _dot(xw, (gammaln(r + xv) - gammaln(r) + gammaln(a + b) + gammaln(b + xv) - gammaln(b)
                      - gammaln(a + b + xv))) + d.total_weight * r * np.log(alpha)
-    g_r = float(xw @ (digamma(r + xv) - digamma(r))) + d.total_weight * np.log(alpha)
+    g_r = _dot(xw, (digamma(r + xv) - digamma(r))) + d.total_weight * np.log(alpha)
     g_alpha = d.total_weight * r / alpha
-    g_a = float(xw @ (digamma(a + b) - digamma(a + b + xv)))
-    g_b = float(xw @ (digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv)))
+    g_a = _dot(xw, (digamma(a + b) - digamma(a + b + xv)))
+    g_b = _dot(xw, (digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv)))
     # One-time buyers: −r ln(α + T).
     log_t0 = np.log(alpha + d.t0_values)
-    ll -= r * float(d.t0_weight @ log_t0)
-    g_r -= float(d.t0_weight @ log_t0)
-    g_alpha -= r * float(d.t0_weight @ (1.0 / (alpha + d.t0_values)))
+    ll -= r * _dot(d.t0_weight, log_t0)
+    g_r -= _dot(d.t0_weight, log_t0)
+    g_alpha -= r * _dot(d.t0_weight, (1.0 / (alpha + d.t0_values)))
     # Repeat buyers: −(r+x) ln(α+T) + ln(1 + e^δ), δ = ln a − ln(b+x−1) + (r+x)(ln(α+T) − ln(α+t_x)).
     log_T = np.log(alpha + d.T_values)[d.T_index]
     inv_T = (1.0 / (alpha + d.T_values))[d.T_index]
@@ -329,14 +334,15 @@ def _bgnbd_objective(log_params: np.ndarray, d: _BgNbdRows, penalizer: float) ->
     rx = r + d.x
     gap = log_T - log_tx
     delta = np.log(a) - np.log(b + d.xr_values - 1.0)[d.xr_index] + rx * gap
-    share = expit(delta)  # d ln(1 + e^δ) / dδ
+    tail = np.exp(-np.abs(delta))
+    share = np.where(delta >= 0, 1.0, tail) / (1.0 + tail)  # d ln(1 + e^δ) / dδ
     w = d.w
-    ll += float(w @ (np.logaddexp(0.0, delta) - rx * log_T))
+    ll += _dot(w, np.maximum(delta, 0.0) + np.log1p(tail) - rx * log_T)
     ws = w * share
-    g_r += float(ws @ gap) - float(w @ log_T)
-    g_alpha += float(ws @ (rx * (inv_T - inv_tx))) - float(w @ (rx * inv_T))
+    g_r += _dot(ws, gap) - _dot(w, log_T)
+    g_alpha += _dot(ws, (rx * (inv_T - inv_tx))) - _dot(w, (rx * inv_T))
     g_a += float(ws.sum()) / a
-    g_b -= float(np.bincount(d.xr_index, ws, len(d.xr_values)) @ (1.0 / (b + d.xr_values - 1.0)))
+    g_b -= _dot(np.bincount(d.xr_index, ws, len(d.xr_values)), 1.0 / (b + d.xr_values - 1.0))
     grad = np.array([g_r, g_alpha, g_a, g_b]) * params  # chain rule for log-parameters
     value = -ll / d.total_weight + penalizer * float(np.sum(params ** 2))
     return value, -grad / d.total_weight + 2.0 * penalizer * params ** 2
@@ -359,7 +365,7 @@ class _GammaGammaRows:
     def build(cls, frequency, monetary_value, weight) -> "_GammaGammaRows":
         x, m, w = (np.asarray(v, dtype=float) for v in (frequency, monetary_value, weight))
         x_values, x_index = _distinct(x)
-        return cls(x_values, np.bincount(x_index, w), float(w.sum()), float(w @ np.log(m)), x, x * m,
+        return cls(x_values, np.bincount(x_index, w), float(w.sum()), _dot(w, np.log(m)), x, x * m,
                    np.log(x * m), w)
 
 
@@ -377,13 +383,13 @@ def _gamma_gamma_objective(log_params: np.ndarray, d: _GammaGammaRows, penalizer
     log_xmv = np.log(d.xm + v)
     over_xm = log_xmv - d.log_xm  # ln((xm+v)/(xm))
     over_v = log_xmv - np.log(v)  # ln((xm+v)/v)
-    wx_over_xm = float(d.w @ (d.x * over_xm))
-    w_over_v = float(d.w @ over_v)
-    ll = float(xw @ (gammaln(px + q) - gammaln(px) - gammaln(q))) - p * wx_over_xm - q * w_over_v - d.sum_log_m
-    g_p = float(xw @ (xv * (digamma(px + q) - digamma(px)))) - wx_over_xm
-    g_q = float(xw @ (digamma(px + q) - digamma(q))) - w_over_v
+    wx_over_xm = _dot(d.w, (d.x * over_xm))
+    w_over_v = _dot(d.w, over_v)
+    ll = _dot(xw, (gammaln(px + q) - gammaln(px) - gammaln(q))) - p * wx_over_xm - q * w_over_v - d.sum_log_m
+    g_p = _dot(xw, (xv * (digamma(px + q) - digamma(px)))) - wx_over_xm
+    g_q = _dot(xw, (digamma(px + q) - digamma(q))) - w_over_v
     # d/dv of −(px+q) ln(xm+v) + q ln v is x (q m − p v) / (v (xm+v)) per customer.
-    g_v = float(d.w @ (d.x * (q * d.xm / d.x - p * v) / (v * (d.xm + v))))
+    g_v = _dot(d.w, (d.x * (q * d.xm / d.x - p * v) / (v * (d.xm + v))))
     grad = np.array([g_p, g_q, g_v]) * params
     value = -ll / n + penalizer * float(np.sum(params ** 2))
     return value, -grad / n + 2.0 * penalizer * params ** 2
@@ -690,6 +696,25 @@ def _fit_models(summary: ir.Table, params: ClvParams) -> tuple[TransactionModel,
     return tm, sm, txn, spend
 
 
+def score_summary(summary: ir.Table, params: ClvParams) -> tuple[ir.Table, TransactionModel, SpendModel]:
+    """Fit both models on `summary` (a `clv_summary.summary_table`) and score every customer.
+
+    Only the distinct (frequency, recency, T) and (frequency, monetary_value) rows leave the
+    engine; the purchase scores of the distinct rows go back as a small table joined to the
+    customers in the engine, and expected spend is an engine expression. Returns the summary
+    with `predicted_orders, discounted_orders, p_alive, expected_spend` added (an Ibis table).
+    """
+    tm, sm, txn, _ = _fit_models(summary, params)
+    scale = clv_summary.unit_days(params.time_unit)
+    scored = score_combinations(tm, txn, params.horizon_days / scale, float(params.discount_rate), scale)
+    # Join on whole-number keys (float sums are not bit-stable between engine runs, integers are).
+    s_txn = ibis.memtable(scored[["frequency", "recency_days", "T_days", "predicted_orders", "discounted_orders", "p_alive"]])
+    s = summary.left_join(s_txn, ["frequency", "recency_days", "T_days"]).select(
+        summary, "predicted_orders", "discounted_orders", "p_alive"
+    )
+    return s.mutate(expected_spend=sm.expected_spend_expr(s.frequency, s.monetary_value)), tm, sm
+
+
 def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
     """Fit the models as of `params.as_of` and score every profile (an Ibis table, not stored).
 
@@ -703,17 +728,7 @@ def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
     # Materialised once (a temporary table in the engine): the fit, the scores and the report
     # all read it, and recomputing it from the events each time would dominate large runs.
     summary = clv_summary.summary_table(orders, as_of, params.time_unit).cache()
-    tm, sm, txn, _ = _fit_models(summary, params)
-    scale = clv_summary.unit_days(params.time_unit)
-    scored = score_combinations(tm, txn, params.horizon_days / scale, float(params.discount_rate), scale)
-
-    # Join the distinct-combination scores back to customers, in the engine, on whole-number
-    # keys (float sums are not bit-stable between engine runs, integers are).
-    s_txn = ibis.memtable(scored[["frequency", "recency_days", "T_days", "predicted_orders", "discounted_orders", "p_alive"]])
-    s = summary.left_join(s_txn, ["frequency", "recency_days", "T_days"]).select(
-        summary, "predicted_orders", "discounted_orders", "p_alive"
-    )
-    s = s.mutate(expected_spend=sm.expected_spend_expr(s.frequency, s.monetary_value))
+    s, tm, sm = score_summary(summary, params)
 
     refunds = clv_summary.net_value_table(orders, _refund_events(ws, params), as_of)
     s = s.left_join(refunds, "profile_id").select(s, "refunded_value")

@@ -50,25 +50,49 @@ def as_of_end(as_of: dt.date | str | None) -> pd.Timestamp:
     return (day.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).tz_localize("UTC")
 
 
+def customer_activity_table(orders: ibis.Table, as_of: dt.date | str | None) -> ibis.Table:
+    """Per customer with an order up to as-of: `orders`, `first_order`, `recent_orders` (orders
+    in the `RECENT_ORDER_DAYS` days before the end of the as-of date)."""
+    end = as_of_end(as_of)
+    upto = orders.filter(orders.timestamp <= end)
+    return upto.group_by("profile_id").agg(
+        orders=upto.count(),
+        first_order=upto.timestamp.min(),
+        recent_orders=(upto.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
+    )
+
+
+def activity_stats(activity: ibis.Table) -> dict[str, ibis.Scalar]:
+    """The aggregates the rules need, over a `customer_activity_table` (one pass over it)."""
+    return {
+        "customers": activity.count(),
+        "first": activity.first_order.min(),
+        "recent": activity.recent_orders.sum(),
+        "repeaters": (activity.orders >= MIN_ORDERS_FOR_REPEAT).sum(),
+    }
+
+
 def check_prerequisites(orders: ibis.Table, as_of: dt.date | str | None, force: bool = False,
                         what: str = "RFM") -> PrerequisiteReport:
     """Check the four rules on an order table (`profile_id`, `timestamp`, positive `value`).
 
     Raises `DataError` naming each unmet rule and by how much, unless `force` is true, in which
-    case a `PrerequisiteWarning` with the same text is emitted and the report returned.
+    case a `PrerequisiteWarning` with the same text is emitted and the report returned. One
+    query, one pass over the orders.
     """
+    activity = customer_activity_table(orders, as_of)
+    stats = activity.aggregate(**activity_stats(activity)).execute().iloc[0]
+    return judge_prerequisites(stats, as_of, force, what)
+
+
+def judge_prerequisites(stats, as_of: dt.date | str | None, force: bool = False,
+                        what: str = "RFM") -> PrerequisiteReport:
+    """Apply the rules to computed `activity_stats` (a row or mapping with their names)."""
     end = as_of_end(as_of)
-    upto = orders.filter(orders.timestamp <= end)
-    per_customer = upto.group_by("profile_id").agg(n=upto.count())
-    stats = upto.aggregate(
-        customers=upto.profile_id.nunique(),
-        first=upto.timestamp.min(),
-        recent=(upto.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
-    ).execute().iloc[0]
-    repeaters = int(per_customer.filter(per_customer.n >= MIN_ORDERS_FOR_REPEAT).count().execute())
     customers = int(stats["customers"] or 0)
     history = 0 if pd.isna(stats["first"]) else int((end - pd.Timestamp(stats["first"])).days)
-    recent = int(stats["recent"] or 0)
+    recent = 0 if pd.isna(stats["recent"]) else int(stats["recent"])
+    repeaters = 0 if pd.isna(stats["repeaters"]) else int(stats["repeaters"])
     report = PrerequisiteReport(customers, history, recent, repeaters)
     if customers < MIN_CUSTOMERS:
         report.problems.append(

@@ -28,7 +28,9 @@ import yaml
 from cdp_lib import schema
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.metrics import events_for
-from cdp_lib.prerequisites import PrerequisiteReport, as_of_end, check_prerequisites
+from cdp_lib.prerequisites import (
+    RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
+)
 from cdp_lib.workspace import Workspace
 
 # R-F-M score digits -> group. Plain data: every one of the 27 combinations appears exactly once
@@ -270,11 +272,12 @@ class RfmThresholds:
 
 
 # -- engine ----------------------------------------------------------------------------------
-def orders_table(ws: Workspace, params: RfmParams) -> ir.Table:
+def orders_table(ws: Workspace, params: RfmParams, check: bool = True) -> ir.Table:
     """Orders (`profile_id`, `timestamp`, `value`) of the metric with value > 0 up to as-of.
 
-    Raises `InputError` for an unknown metric (with close matches) and `DataError` when there
-    is no order to score (none at all, only non-positive values, or none before the as-of date).
+    Raises `InputError` for an unknown metric (with close matches) and, with `check` (one count
+    query), `DataError` when there is no order to score (none at all, only non-positive values,
+    or none before the as-of date).
     """
     events = events_for(ws, params.metric)
     end = as_of_end(params.as_of_date)
@@ -283,7 +286,7 @@ def orders_table(ws: Workspace, params: RfmParams) -> ir.Table:
     if params.lookback_days is not None:
         orders = orders.filter(orders.timestamp > end - pd.Timedelta(days=params.lookback_days))
     orders = orders.select("profile_id", "timestamp", "value")
-    if int(orders.count().execute()) == 0:
+    if check and int(orders.count().execute()) == 0:
         _explain_no_orders(ws, params, events, positive)
     return orders
 
@@ -315,17 +318,29 @@ def _explain_no_orders(ws: Workspace, params: RfmParams, events: ir.Table, posit
     )
 
 
-def rfm_values_table(orders: ir.Table, as_of: dt.date) -> ir.Table:
-    """Per customer: `recency_days` (date of last order to `as_of`), `frequency`, `monetary`."""
-    per = orders.group_by("profile_id").agg(
+def customer_orders_table(orders: ir.Table, as_of: dt.date) -> ir.Table:
+    """Per customer, in one pass over the orders: what RFM scores (`last_order`, `orders`,
+    `monetary`) and what the prerequisite check reads (`orders`, `first_order`, `recent_orders`)."""
+    end = as_of_end(as_of)
+    return orders.group_by("profile_id").agg(
+        orders=orders.count(),
+        first_order=orders.timestamp.min(),
         last_order=orders.timestamp.max(),
-        frequency=orders.count(),
+        recent_orders=(orders.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
         monetary=orders.value.sum(),
     )
+
+
+def rfm_values_table(orders: ir.Table, as_of: dt.date) -> ir.Table:
+    """Per customer: `recency_days` (date of last order to `as_of`), `frequency`, `monetary`."""
+    return _values_of(customer_orders_table(orders, as_of), as_of)
+
+
+def _values_of(per: ir.Table, as_of: dt.date) -> ir.Table:
     return per.select(
         "profile_id",
         recency_days=ibis.literal(as_of).delta(per.last_order.date(), unit="day").cast("int64"),
-        frequency=per.frequency.cast("int64"),
+        frequency=per.orders.cast("int64"),
         monetary=per.monetary.cast("float64"),
     )
 
@@ -336,26 +351,37 @@ def rfm_thresholds(values: ir.Table, params: RfmParams, as_of: dt.date | None = 
     Quantiles use linear interpolation (Ibis `quantile` -> DuckDB `quantile_cont`, exact, never
     the approximate variant), the same as ``numpy.quantile``'s default.
     """
-    cuts: dict[str, tuple[float, float]] = {}
+    wanted = _quantile_aggregates({"frequency": values.frequency, "monetary": values.monetary}, params)
+    row = values.aggregate(**wanted).execute().iloc[0] if wanted else {}
+    return _thresholds_from(row, params, as_of)
+
+
+def _quantile_aggregates(values: Mapping[str, ir.Column], params: RfmParams) -> dict[str, ir.Scalar]:
+    """The quantile cut-offs `params` asks for, as aggregates of the `frequency` and `monetary`
+    columns in `values` (named `frequency_c1`, ..., `monetary_c2`)."""
     wanted: dict[str, ir.Scalar] = {}
     for dim in ("frequency", "monetary"):
+        if getattr(params, f"{dim}_thresholds") is None:
+            q1, q2 = getattr(params, f"{dim}_quantiles") or THIRDS
+            wanted[f"{dim}_c1"] = values[dim].quantile(q1)
+            wanted[f"{dim}_c2"] = values[dim].quantile(q2)
+    return wanted
+
+
+def _thresholds_from(row: Mapping, params: RfmParams, as_of: dt.date | None) -> RfmThresholds:
+    """Fixed cut-offs from `params`, the others from the computed quantile aggregates in `row`."""
+    cuts: dict[str, tuple[float, float]] = {}
+    computed = False
+    for dim in ("frequency", "monetary"):
         fixed = getattr(params, f"{dim}_thresholds")
-        if fixed is not None:
-            cuts[dim] = fixed
-            continue
-        q1, q2 = getattr(params, f"{dim}_quantiles") or THIRDS
-        wanted[f"{dim}_c1"] = values[dim].quantile(q1)
-        wanted[f"{dim}_c2"] = values[dim].quantile(q2)
-    if wanted:
-        row = values.aggregate(**wanted).execute().iloc[0]
-        for dim in ("frequency", "monetary"):
-            if dim not in cuts:
-                cuts[dim] = (float(row[f"{dim}_c1"]), float(row[f"{dim}_c2"]))
+        if fixed is None:
+            fixed, computed = (float(row[f"{dim}_c1"]), float(row[f"{dim}_c2"])), True
+        cuts[dim] = fixed
     return RfmThresholds(
         recency_days=params.recency_days_thresholds,
         frequency=cuts["frequency"],
         monetary=cuts["monetary"],
-        computed_at=(as_of or params.as_of_date) if wanted else None,
+        computed_at=(as_of or params.as_of_date) if computed else None,
     )
 
 
@@ -382,10 +408,7 @@ def rfm_table(ws: Workspace, params: RfmParams | None = None,
     failure into a `PrerequisiteWarning`). Pass `thresholds` to score with cut-offs computed
     elsewhere (e.g. at another date); otherwise they are computed from this date's customers.
     """
-    params = params or RfmParams()
-    orders = orders_table(ws, params)
-    rfm_prerequisites(orders, params)
-    return _rfm_at(ws, orders, params.as_of_date, params, thresholds)[0]
+    return _checked_rfm(ws, params or RfmParams(), thresholds)[0]
 
 
 def rfm_prerequisites(orders: ir.Table, params: RfmParams) -> PrerequisiteReport:
@@ -393,25 +416,47 @@ def rfm_prerequisites(orders: ir.Table, params: RfmParams) -> PrerequisiteReport
     return check_prerequisites(orders, params.as_of_date, force=params.force, what="RFM")
 
 
+def _checked_rfm(ws: Workspace, params: RfmParams,
+                 thresholds: RfmThresholds | None) -> tuple[ir.Table, RfmThresholds, PrerequisiteReport]:
+    """Scores at `params.as_of`, after the checks. One query reads the orders once for the
+    no-order check, the prerequisites and the quantile cut-offs; the returned table (an
+    expression) reads them once more when it runs."""
+    as_of = params.as_of_date
+    orders = orders_table(ws, params, check=False)
+    per = customer_orders_table(orders, as_of)
+    values = _values_of(per, as_of)
+    columns = {"frequency": per.orders.cast("int64"), "monetary": per.monetary.cast("float64")}  # as in values
+    wanted = {} if thresholds is not None else _quantile_aggregates(columns, params)
+    row = per.aggregate(**wanted, **activity_stats(per)).execute().iloc[0]
+    if int(row["customers"]) == 0:
+        events = events_for(ws, params.metric)
+        _explain_no_orders(ws, params, events, events.filter(events.value > 0))
+    report = judge_prerequisites(row, as_of, force=params.force, what="RFM")
+    thresholds = thresholds or _thresholds_from(row, params, as_of)
+    return _scored_with_profiles(ws, values, thresholds), thresholds, report
+
+
 def _rfm_at(ws: Workspace, orders: ir.Table, as_of: dt.date, params: RfmParams,
             thresholds: RfmThresholds | None) -> tuple[ir.Table, RfmThresholds]:
     values = rfm_values_table(orders, as_of)
     thresholds = thresholds or rfm_thresholds(values, params, as_of)
+    return _scored_with_profiles(ws, values, thresholds), thresholds
+
+
+def _scored_with_profiles(ws: Workspace, values: ir.Table, thresholds: RfmThresholds) -> ir.Table:
     scored = rfm_scores_table(values, thresholds)
     profiles = ws.profiles.select("profile_id", "external_id", "email")
     joined = scored.left_join(profiles, scored.profile_id == profiles.profile_id)
     return joined.select(
         scored.profile_id, profiles.external_id, profiles.email,
         *(scored[c] for c in RFM_COLUMNS[3:]),
-    ), thresholds
+    )
 
 
 def scored_rfm(ws: Workspace, params: RfmParams | None = None) -> tuple[ir.Table, RfmThresholds]:
     """Like `rfm_table` but also returns the thresholds used (for reports)."""
-    params = params or RfmParams()
-    orders = orders_table(ws, params)
-    rfm_prerequisites(orders, params)
-    return _rfm_at(ws, orders, params.as_of_date, params, None)
+    table, thresholds, _ = _checked_rfm(ws, params or RfmParams(), None)
+    return table, thresholds
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -461,9 +506,8 @@ def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | 
     if start_date >= end_date:
         raise InputError(f"start_date {start_date} must be before end_date {end_date}")
     end_params = params.replace(as_of=end_date)
-    end_orders = orders_table(ws, end_params)
-    rfm_prerequisites(end_orders, end_params)
-    end_rfm, thresholds = _rfm_at(ws, end_orders, end_date, end_params, None)
+    end_rfm, thresholds, _ = _checked_rfm(ws, end_params, None)
+    end_orders = orders_table(ws, end_params, check=False)
     start_params = params.replace(as_of=start_date)
     try:
         start_orders = orders_table(ws, start_params)
