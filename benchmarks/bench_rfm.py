@@ -4,9 +4,11 @@ Issue 3 asks RFM/summary statistics on 10M orders (~3M customers) to be at least
 than lifetimes' pandas summary on the same data in the same run, with at most half its peak
 memory. Each side runs in its own fresh process so peak RSS (ru_maxrss) is its own:
 
-- cdp: the orders live in a DuckDB workspace file (loaded once beforehand, not timed);
-  `rfm_table(...)` (prerequisite check, cut-offs, scores, groups) is materialised in the engine
-  (`engine_seconds`) and fetched to pandas (`seconds`, the total), as the CLI does.
+- cdp (two variants, each in its own process): the orders live in a DuckDB workspace file
+  (loaded once beforehand, not timed); `rfm_table(...)` (no-order and prerequisite checks,
+  cut-offs, scores, groups) is either materialised in the engine as a temporary table
+  (`cdp-engine`: the result is computed and available to every later query, nothing leaves
+  the engine) or, in addition, fetched into a pandas DataFrame (`cdp-pandas`, as the CLI does).
 - lifetimes: the orders are read from the same Parquet file into pandas (its required input,
   not timed), then `summary_data_from_transaction_data(..., freq="D")` is timed.
 
@@ -57,7 +59,7 @@ def load_workspace(parquet: Path, db: Path) -> None:
         ws.duckdb.execute(f"INSERT INTO profiles (profile_id) SELECT DISTINCT profile_id FROM read_parquet('{parquet}')")
 
 
-def run_cdp(db: Path) -> dict:
+def run_cdp(db: Path, to_pandas: bool) -> dict:
     from cdp_lib import Workspace, rfm
     from cdp_lib.prerequisites import PrerequisiteWarning
 
@@ -67,9 +69,14 @@ def run_cdp(db: Path) -> dict:
             warnings.simplefilter("ignore", PrerequisiteWarning)
             table = rfm.rfm_table(ws, rfm.RfmParams(as_of=AS_OF)).cache()
         engine = time.perf_counter() - start
-        df = table.to_pyarrow().to_pandas()
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds, "engine_seconds": engine, "rows": len(df)}
+        if to_pandas:
+            rows = len(table.to_pyarrow().to_pandas())
+        else:
+            rows = int(table.count().execute())  # not timed: the table is already materialised
+        seconds = time.perf_counter() - start if to_pandas else engine
+        table.release()
+    return {"seconds": seconds, "engine_seconds": engine, "rows": rows,
+            "output": "pandas DataFrame" if to_pandas else "DuckDB temporary table"}
 
 
 def run_lifetimes(parquet: Path) -> dict:
@@ -94,7 +101,7 @@ def peak_rss_mb() -> float:
 
 
 def child(which: str, parquet: Path, db: Path) -> None:
-    out = run_cdp(db) if which == "cdp" else run_lifetimes(parquet)
+    out = run_lifetimes(parquet) if which == "lifetimes" else run_cdp(db, to_pandas=which == "cdp-pandas")
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
@@ -104,7 +111,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000_000)
     parser.add_argument("--customers", type=int, default=3_000_000)
     parser.add_argument("--dir", default="/tmp/cdp-bench-rfm")
-    parser.add_argument("--child", choices=["cdp", "lifetimes"])
+    parser.add_argument("--child", choices=["cdp-engine", "cdp-pandas", "lifetimes"])
+    parser.add_argument("--reuse", action="store_true", help="reuse the data already in --dir")
     args = parser.parse_args()
     folder = Path(args.dir)
     parquet, db = folder / "orders.parquet", folder / "cdp.duckdb"
@@ -112,20 +120,23 @@ def main() -> None:
         child(args.child, parquet, db)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in (parquet, db):
-        stale.unlink(missing_ok=True)
-    generate(parquet, args.orders, args.customers)
-    load_workspace(parquet, db)
+    if not (args.reuse and parquet.exists() and db.exists()):
+        for stale in (parquet, db):
+            stale.unlink(missing_ok=True)
+        generate(parquet, args.orders, args.customers)
+        load_workspace(parquet, db)
     results = {}
-    for which in ("cdp", "lifetimes"):
+    for which in ("cdp-engine", "cdp-pandas", "lifetimes"):
         proc = subprocess.run([sys.executable, __file__, "--child", which, "--dir", str(folder)],
                               check=True, capture_output=True, text=True)
         results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(which, results[which], flush=True)
-    cdp, lt = results["cdp"], results["lifetimes"]
-    print(f"orders {args.orders:,}, customers scored {cdp['rows']:,} (lifetimes {lt['rows']:,})")
-    print(f"speed-up {lt['seconds'] / cdp['seconds']:.1f}x, peak memory ratio "
-          f"{cdp['peak_rss_mb'] / lt['peak_rss_mb']:.2f} (cdp / lifetimes)")
+    lt = results["lifetimes"]
+    for which in ("cdp-engine", "cdp-pandas"):
+        cdp = results[which]
+        print(f"{which}: orders {args.orders:,}, customers scored {cdp['rows']:,} (lifetimes {lt['rows']:,}); "
+              f"speed-up {lt['seconds'] / cdp['seconds']:.1f}x, peak memory ratio "
+              f"{cdp['peak_rss_mb'] / lt['peak_rss_mb']:.2f} (cdp / lifetimes)")
 
 
 if __name__ == "__main__":
