@@ -278,9 +278,49 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, asof:
         entries = _fold_top_n(entries, params.top_n)
     entries = entries.mutate(deadline=entries.t0 + ibis.interval(seconds=params.window_seconds))
 
+    keys = ["profile_id", "entry_id"]
+    disjoint = not any(
+        _may_overlap(params.steps[i], params.steps[j], metrics) for i in range(n) for j in range(i + 1, n)
+    )
+    if asof and disjoint:
+        wide = _match_shared_chains(entries, selections)
+    else:
+        wide = _match_per_entry(entries, selections, params, metrics, asof)
+    wide = wide.mutate(_ts_1=wide.t0)
+    for ex in params.exclusions:
+        wide = _apply_exclusion(ws, wide, ex, metrics, keys)
+
+    reach = ibis.literal(1)
+    for k in range(2, n + 1):
+        reach = reach + wide[f"_ts_{k}"].notnull().cast("int64")
+    wide = wide.mutate(_reach=reach)
+    if asof and disjoint:  # entries at the same moment share every match: t0 orders them enough
+        wide = wide.mutate(_order=wide.t0)
+    else:
+        wide = wide.mutate(
+            _order=ibis.row_number().over(group_by=["profile_id", "_bd"], order_by=[wide.t0, wide.entry_id])
+        )
+    aggs: dict[str, Any] = {"furthest_step": wide._reach.max()}
+    for k in range(2, n + 1):
+        micros = wide[f"_ts_{k}"].delta(wide.t0, unit="microsecond")
+        aggs[f"seconds_to_step_{k}"] = (micros.cast("float64") / 1e6).argmin(wide._order, where=wide._reach >= k)
+    people = wide.group_by("profile_id", "_bd").aggregate(**aggs)
+    if params.breakdown:
+        return people.rename({breakdown_column(params): "_bd"})
+    return people.drop("_bd")
+
+
+
+def _match_per_entry(entries: ir.Table, selections: list[ir.Table], params: FunnelParams, metrics,
+                     asof: bool) -> ir.Table:
+    """Greedy matching entry by entry (any steps, also steps sharing event names).
+
+    Returns the entries with `_ts_2 ... _ts_K` (null once a step is not reached).
+    """
+    n = len(params.steps)
+    keys = ["profile_id", "entry_id"]
     # Greedy earliest matching, one step at a time: each entry that reached step k-1 takes the
     # earliest step-k event in [ts_{k-1}, deadline] not already used by its earlier steps.
-    keys = ["profile_id", "entry_id"]
     matched = [entries.select(*keys, ts=entries.t0, eid=entries.entry_id)]
     current = entries.select(*keys, "deadline", ts_prev=entries.t0, id_1=entries.entry_id)
     for k in range(2, n + 1):
@@ -318,25 +358,50 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, asof:
     for k in range(2, n + 1):
         m = matched[k - 1].rename({f"_ts_{k}": "ts", f"_eid_{k}": "eid", "_mp": "profile_id", "_me": "entry_id"})
         wide = wide.left_join(m, (wide.profile_id == m._mp) & (wide.entry_id == m._me)).drop("_mp", "_me")
-    wide = wide.mutate(_ts_1=wide.t0)
-    for ex in params.exclusions:
-        wide = _apply_exclusion(ws, wide, ex, metrics, keys)
+    return wide
 
-    reach = ibis.literal(1)
+
+
+def _match_shared_chains(entries: ir.Table, selections: list[ir.Table]) -> ir.Table:
+    """Greedy matching when no two steps share an event name (the common funnel), exactly.
+
+    With disjoint steps "one event, one step" never bites, so an entry's match for step 2 is the
+    earliest step-2 event at or after t0 (if within its window), and from there each step is the
+    earliest event of that step at or after the previous match: a chain that depends only on the
+    step-2 event, not on the entry. All entries of a person sharing the same step-2 event share
+    the chain; each stops at its own deadline (chain times only grow, so entry e reaches step k
+    exactly when chain time c_k <= t0_e + window). So: one as-of join of the entries to step 2,
+    then the chain is followed once per (person, step-2 event) group -- there are far fewer groups
+    than entries -- from the group's latest entry, whose deadline is the latest, and joined back.
+
+    Returns the entries with `_ts_2 ... _ts_K` (null once a step is not reached).
+    """
+    n = len(selections)
+
+    def times(k: int) -> ir.Table:
+        sel = selections[k - 1]
+        return sel.select(_p=sel.profile_id, _ts=sel.timestamp)
+
+    step2 = times(2)
+    hit = entries.asof_join(step2, on=entries.t0 <= step2._ts, predicates=entries.profile_id == step2._p)
+    per_entry = hit.select("profile_id", "entry_id", "_bd", "t0", "deadline", _m2=hit._ts)
+
+    reached = per_entry.filter(per_entry._m2.notnull() & (per_entry._m2 <= per_entry.deadline))
+    groups = reached.group_by("profile_id", "_m2").aggregate(_last=reached.deadline.max())
+    chain = groups.select(_gp=groups.profile_id, _gm=groups._m2, _last=groups._last, _c_2=groups._m2)
+    for k in range(3, n + 1):
+        nxt = times(k)
+        prev = chain[f"_c_{k - 1}"]
+        hit = chain.asof_join(nxt, on=prev <= nxt._ts, predicates=chain._gp == nxt._p)
+        ok = prev.notnull() & hit._ts.notnull() & (hit._ts <= hit._last)
+        chain = hit.select(*chain.columns, **{f"_c_{k}": ibis.ifelse(ok, hit._ts, ibis.null(hit._ts.type()))})
+
+    wide = per_entry.left_join(chain, [per_entry.profile_id == chain._gp, per_entry._m2 == chain._gm])
+    cols = {}
     for k in range(2, n + 1):
-        reach = reach + wide[f"_ts_{k}"].notnull().cast("int64")
-    wide = wide.mutate(_reach=reach)
-    wide = wide.mutate(
-        _order=ibis.row_number().over(group_by=["profile_id", "_bd"], order_by=[wide.t0, wide.entry_id])
-    )
-    aggs: dict[str, Any] = {"furthest_step": wide._reach.max()}
-    for k in range(2, n + 1):
-        micros = wide[f"_ts_{k}"].delta(wide.t0, unit="microsecond")
-        aggs[f"seconds_to_step_{k}"] = (micros.cast("float64") / 1e6).argmin(wide._order, where=wide._reach >= k)
-    people = wide.group_by("profile_id", "_bd").aggregate(**aggs)
-    if params.breakdown:
-        return people.rename({breakdown_column(params): "_bd"})
-    return people.drop("_bd")
+        c = wide[f"_c_{k}"]
+        cols[f"_ts_{k}"] = ibis.ifelse(c.notnull() & (c <= wide.deadline), c, ibis.null(c.type()))
+    return wide.select("profile_id", "entry_id", "_bd", "t0", "deadline", **cols)
 
 
 def breakdown_column(params: FunnelParams) -> str | None:
