@@ -405,19 +405,16 @@ class _Run:
         self.checkpoint("read")
         plan = plan_columns(self.table, list(source_types), explicit)
         self.require_columns(plan, list(source_types))
-        self.validate(plan, source_types, self.derived_columns(plan))
-        if self.scalar("SELECT count(*) FROM _typed WHERE _reason IS NOT NULL"):
-            self.sql(
-                f"""INSERT INTO quarantine
-                SELECT '{self.ingest_id}', ?, '{self.table}', t._line, t._reason,
-                       {_row_json(source_types, 'r')}, {self.now}
-                FROM (SELECT _line, _reason FROM _typed WHERE _reason IS NOT NULL) t
-                JOIN _raw r USING (_line)""",
-                [str(self.path)],
-            )
-        rows = self.scalar("SELECT count(*) FROM _raw") + bad_rows
-        if fmt != "parquet":  # text input: free the staged copy before the heavy steps
-            self.sql("DROP TABLE temp._raw")
+        self.validate(plan, source_types, self.derived_columns(plan), fmt)
+        if fmt == "csv":  # the scan above filled DuckDB's rejects table
+            bad_rows = self.csv_rejects()
+        self.sql(
+            f"""INSERT INTO quarantine
+            SELECT '{self.ingest_id}', ?, '{self.table}', _line, _reason, _src, {self.now}
+            FROM _typed WHERE _reason IS NOT NULL""",
+            [str(self.path)],
+        )
+        rows = self.scalar("SELECT count(*) FROM _typed") + bad_rows
         self.checkpoint("validate")
         quarantined = self.scalar(
             "SELECT count(*) FROM quarantine WHERE ingest_id = ?", [self.ingest_id]
@@ -430,8 +427,11 @@ class _Run:
                 "duplicates": int(duplicates), "quarantined": int(quarantined), **stats}
 
     def read(self, fmt: str) -> tuple[dict[str, str], int]:
-        """Stage the file as temp table `_raw` with `_line`; returns its column types and the
-        number of rows that could not be parsed at all (already quarantined)."""
+        """Expose the file as temp view or table `_raw` with `_line`; returns its column types
+        and the number of rows that could not be parsed at all (already quarantined; for CSV
+        they are only known once `_raw` has been scanned, see `csv_rejects`).
+
+        CSV and Parquet stay views: `validate` reads the file once, straight into `_typed`."""
         self.temp.append("_raw")
         if self.path.stat().st_size == 0:
             raise InputError(f"file {self.path} is empty; expected a header line and rows")
@@ -446,7 +446,8 @@ class _Run:
                 self.sql("SELECT * FROM _raw LIMIT 0")  # fail here if it is not Parquet
                 bad = 0
             elif fmt == "csv":
-                bad = self.read_csv()
+                self.read_csv()
+                bad = 0
             else:
                 bad = self.read_jsonl()
         except InputError:
@@ -460,15 +461,20 @@ class _Run:
             raise InputError(f"file {self.path} has no columns; is it empty?")
         return types, bad
 
-    def read_csv(self) -> int:
+    def read_csv(self) -> None:
+        # Every value stays text so that one bad value quarantines its row; lines DuckDB cannot
+        # parse at all go to its rejects table when the view is scanned (once, in `validate`).
         delim = ", delim = '\t'" if ".tsv" in self.path.name.lower() else ""
         self.sql(
-            f"""CREATE OR REPLACE TEMP TABLE _raw AS
-            SELECT * FROM read_csv(?, header = true, all_varchar = true{delim},
-                                   store_rejects = true, rejects_table = '_rejects',
-                                   rejects_scan = '_rejects_scan') WITH ORDINALITY""",
-            [str(self.path)],
+            f"""CREATE OR REPLACE TEMP VIEW _raw AS
+            SELECT * EXCLUDE (ordinality), ordinality AS _line
+            FROM read_csv({_lit(str(self.path))}, header = true, all_varchar = true{delim},
+                          store_rejects = true, rejects_table = '_rejects',
+                          rejects_scan = '_rejects_scan') WITH ORDINALITY"""
         )
+
+    def csv_rejects(self) -> int:
+        """After the scan of `_raw`: quarantine the lines DuckDB rejected and renumber."""
         encoding = self.sql(
             "SELECT line FROM _rejects WHERE error_type = 'INVALID ENCODING' ORDER BY line LIMIT 1"
         ).fetchone()
@@ -477,7 +483,6 @@ class _Run:
                 f"file {self.path} is not UTF-8 text (invalid bytes on line {encoding[0]}); "
                 "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and ingest again"
             )
-        self.sql("ALTER TABLE _raw RENAME COLUMN ordinality TO _line")
         # Data-row numbers: parsed rows are numbered in file order (ordinality); rows DuckDB
         # rejected carry their physical line. Accepted row k sits after every rejected row
         # r_i with r_i - i < k (r sorted, i 1-based), which shifts it by that many lines.
@@ -490,9 +495,9 @@ class _Run:
         n_bad = self.scalar("SELECT count(*) FROM _rej")
         if n_bad:
             self.sql(
-                """UPDATE _raw SET _line = _line + (
+                """UPDATE _typed SET _line = _line + (
                        SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS g
-                                            FROM _rej) WHERE g < _raw._line)"""
+                                            FROM _rej) WHERE g < _typed._line)"""
             )
             self.sql(
                 f"""INSERT INTO quarantine
@@ -556,6 +561,11 @@ class _Run:
         """Extra columns of `_typed` computed from the parsed values."""
         if self.table != "events":
             return ""
+        return (f", coalesce(event_id, {self.content_id(plan)}) AS _eid, "
+                "event_id IS NOT NULL AS _explicit, false AS _dup")
+
+    def content_id(self, plan: ColumnPlan) -> str:
+        """SQL deriving an event id from the row's parsed content (events without one)."""
         extra = [c for c in schema.EVENTS if c not in ("event_id", "profile_id", "metric", "timestamp", "value")]
         content = ["_pid", "_ext", "_email", "_phone", "metric",
                    "CAST(epoch_us(timestamp) AS VARCHAR)", "CAST(value AS VARCHAR)"]
@@ -563,13 +573,19 @@ class _Run:
         joined = ", ".join(f"coalesce({c}, '')" for c in content)
         # Derived id: a hash of the content; identical rows are told apart by their occurrence
         # number among identical rows of the file (see write_events), so re-ingest is a no-op.
-        return f", coalesce(event_id, md5(concat_ws(chr(31), {joined}))) AS _eid, false AS _dup"
+        return f"md5(concat_ws(chr(31), {joined}))"
 
-    def validate(self, plan: ColumnPlan, source_types: dict[str, str], derived: str) -> None:
-        """Typed temp table `_typed`: parsed values, normalised identifiers and `_reason`."""
+    def validate(self, plan: ColumnPlan, source_types: dict[str, str], derived: str, fmt: str) -> None:
+        """Typed temp table `_typed`: parsed values, normalised identifiers, `_reason` and, for
+        rows with a reason, `_src` (the source row as JSON, for the quarantine).
+
+        The source is scanned exactly once (for CSV this is the read itself). Custom text
+        columns whose type is not known yet are staged as text and typed afterwards from what
+        they hold (`infer_custom_types`); such values always parse, so no reason is missed.
+        """
         target = schema.CANONICAL[self.table]
         existing = self.table_types(self.table)
-        custom_types = self.custom_types(plan, source_types, existing)
+        custom_types, to_infer = self.custom_types(plan, source_types, existing)
         select: list[str] = []
         reasons: list[str] = []
         person = self.table in ("events", "profiles")
@@ -607,13 +623,13 @@ class _Run:
             for col in ("metric", "timestamp"):
                 src = plan.canonical[col]
                 reasons.append(
-                    f"WHEN nullif(trim(CAST({_ident(src)} AS VARCHAR)), '') IS NULL "
+                    f"WHEN {_ident(col)} IS NULL AND nullif(trim(CAST({_raw_value(src)} AS VARCHAR)), '') IS NULL "
                     f"THEN 'missing {col}: column \"{_q(src)}\" is empty'"
                 )
         if self.table == "catalog":
             src = plan.canonical["product_id"]
             reasons.append(
-                f"WHEN nullif(trim(CAST({_ident(src)} AS VARCHAR)), '') IS NULL "
+                f"WHEN product_id IS NULL AND nullif(trim(CAST({_raw_value(src)} AS VARCHAR)), '') IS NULL "
                 f"THEN 'missing product_id: column \"{_q(src)}\" is empty'"
             )
         for col, sqltype in target.items():
@@ -626,22 +642,39 @@ class _Run:
             value, bad, expected = _parse(_ident(src), source_types[src], sqltype, col)
             select.append(f"{value} AS {_ident(col)}")
             if bad:
+                bad = _unparsed(_ident(col), src, source_types[src], col)
                 reasons.append(f"WHEN {bad} THEN {_value_msg(src)} || ' {expected}'")
         for col, src in plan.custom.items():
             sqltype = custom_types[col]
             value, bad, expected = _parse(_ident(src), source_types[src], sqltype, col)
             select.append(f"{value} AS {_ident(col)}")
             if bad:
+                bad = _unparsed(_ident(col), src, source_types[src], col)
                 if col in existing:
                     expected += f" (column {col} holds {sqltype} values from earlier ingests)"
                 reasons.append(f"WHEN {bad} THEN {_value_msg(src)} || ' {expected}'")
         reason = f"CASE {' '.join(reasons)} END" if reasons else "NULL::VARCHAR"
+        # Three layers, each value computed once: parse (the source row travels along as a
+        # struct, no copy), then the reason from the parsed values, then the row as JSON for
+        # rows with a reason only, and the derived columns.
+        row = ", ".join(f"{_ident(c)} := {_ident(c)}" for c in source_types)
+        parsed = f"SELECT _line, {', '.join(select)}, struct_pack({row}) AS _row FROM _raw"
+        drop = "_row, event_id" if self.table == "events" else "_row"
+        try:
+            self.temp_table(
+                "_typed",
+                f"SELECT * EXCLUDE ({drop}), CASE WHEN _reason IS NOT NULL THEN "
+                f"{_row_json(source_types, '_row')} END AS _src{derived} "
+                f"FROM (SELECT *, {reason} AS _reason FROM ({parsed}))",
+            )
+        except Exception as exc:  # a CSV is only read here; its reader errors are the user's
+            if fmt != "csv" or isinstance(exc, InputError):
+                raise
+            raise InputError(_reader_error(self.path, fmt, exc)) from None
+        self.sql("DROP VIEW IF EXISTS temp._raw" if fmt in ("csv", "parquet") else "DROP TABLE temp._raw")
+        if to_infer:
+            custom_types.update(self.infer_custom_types(plan, to_infer))
         self.plan_types = {**{c: t for c, t in target.items()}, **custom_types}
-        self.temp_table(
-            "_typed",
-            f"SELECT *{derived} FROM "
-            f"(SELECT _line, {', '.join(select)}, {reason} AS _reason FROM _raw)",
-        )
         for col in plan.custom:
             if col not in existing:
                 self.sql(
@@ -655,8 +688,10 @@ class _Run:
             [name],
         ).fetchall())
 
-    def custom_types(self, plan: ColumnPlan, source_types: dict[str, str], existing: dict[str, str]) -> dict[str, str]:
-        """Type of each custom column: the existing one, the source's, or inferred from text."""
+    def custom_types(self, plan: ColumnPlan, source_types: dict[str, str],
+                     existing: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        """Type of each custom column (the existing one or the source's), and the text
+        columns whose type is inferred once staged (VARCHAR until then)."""
         out: dict[str, str] = {}
         to_infer = []
         for col, src in plan.custom.items():
@@ -665,12 +700,15 @@ class _Run:
             elif source_types[src] != "VARCHAR":
                 out[col] = _storable_type(source_types[src])
             else:
+                out[col] = "VARCHAR"
                 to_infer.append(col)
-        if not to_infer:
-            return out
+        return out, to_infer
+
+    def infer_custom_types(self, plan: ColumnPlan, to_infer: list[str]) -> dict[str, str]:
+        """Type new text columns of `_typed` by what every value parses as, and convert them."""
         checks = []
         for col in to_infer:
-            s = f"nullif(trim({_ident(plan.custom[col])}), '')"
+            s = f"nullif(trim({_ident(col)}), '')"
             numeric_ok = f"NOT regexp_matches({s}, '^[+-]?0[0-9]')"  # zip codes, ids with zeros
             checks += [
                 f"count({s})",
@@ -679,7 +717,8 @@ class _Run:
                 f"count_if(lower({s}) IN ('true', 'false'))",
                 f"count_if(regexp_matches({s}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({s} AS TIMESTAMPTZ) IS NOT NULL)",
             ]
-        stats = self.sql(f"SELECT {', '.join(checks)} FROM _raw").fetchone()
+        stats = self.sql(f"SELECT {', '.join(checks)} FROM _typed").fetchone()
+        out: dict[str, str] = {}
         for i, col in enumerate(to_infer):
             n, n_int, n_double, n_bool, n_ts = stats[5 * i: 5 * i + 5]
             if n == 0:
@@ -694,6 +733,12 @@ class _Run:
                 out[col] = "TIMESTAMPTZ"
             else:
                 out[col] = "VARCHAR"
+        typed = [col for col in to_infer if out[col] != "VARCHAR"]
+        for col in typed:
+            value, _, _ = _parse(_ident(col), "VARCHAR", out[col], col)
+            self.sql(f"ALTER TABLE _typed ALTER COLUMN {_ident(col)} TYPE {out[col]} USING {value}")
+        if typed and self.table == "events":  # derived ids hash the typed values
+            self.sql(f"UPDATE _typed SET _eid = {self.content_id(plan)} WHERE NOT _explicit")
         return out
 
     # events ----------------------------------------------------------------------------
@@ -701,7 +746,7 @@ class _Run:
         self.temp_table(
             "_occ",
             """SELECT _line, row_number() OVER (PARTITION BY _eid ORDER BY _line) AS occ,
-                      event_id IS NOT NULL AS explicit
+                      _explicit AS explicit
                FROM _typed
                WHERE _reason IS NULL AND _eid IN (
                    SELECT _eid FROM _typed WHERE _reason IS NULL GROUP BY _eid HAVING count(*) > 1)""",
@@ -834,10 +879,27 @@ def _q(text: str) -> str:
 
 
 def _value_msg(src: str) -> str:
-    """SQL building 'column "Src": 'value'' for a reason message (value cut at 60 chars)."""
-    v = f"CAST({_ident(src)} AS VARCHAR)"
+    """SQL building 'column "Src": 'value'' for a reason message (value cut at 60 chars),
+    reading the raw value from the row struct `_row` of `validate`."""
+    v = f"CAST({_raw_value(src)} AS VARCHAR)"
     shown = f"CASE WHEN length({v}) > 60 THEN left({v}, 57) || '...' ELSE {v} END"
     return f"'column \"{_q(src)}\": ''' || {shown} || ''''"
+
+
+def _raw_value(src: str) -> str:
+    """SQL for source column `src` as read from the file (a field of `_row`)."""
+    return f"_row.{_ident(src)}"
+
+
+def _unparsed(parsed: str, src: str, src_type: str, col: str) -> str:
+    """SQL true when source column `src` holds a value but its parsed form `parsed` is NULL
+    (or, for coordinates, out of range). The parsed value is tested first, so the raw text is
+    only looked at for the rare rows that failed."""
+    raw = _raw_value(src)
+    present = f"nullif(trim({raw}), '')" if src_type.upper() == "VARCHAR" else raw
+    bad = f"{parsed} IS NULL AND {present} IS NOT NULL"
+    limit = {"latitude": 90, "longitude": 180}.get(col)
+    return f"({bad}) OR abs({parsed}) > {limit}" if limit else bad
 
 
 def _compact(name: str) -> str:
