@@ -1,6 +1,6 @@
 """Segment membership over time: refresh, spells (joined/left), sizes, lookups and overlap.
 
-Storage (contract in docs/HELPERS.md):
+Storage (contract in docs/architecture.md):
 
 - `segment_membership`: one row per membership spell, `(segment, profile_id, joined_at,
   left_at)`, `left_at` null while the person is a member. A refresh opens spells for people who
