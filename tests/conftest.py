@@ -100,3 +100,25 @@ def cdnow_path(tmp_path_factory) -> Path:
     """DuckDB file with the full CDNOW master log ingested (23,570 customers, 69,659 orders).
     Copy it before writing."""
     return _cdnow_db(tmp_path_factory, sample=False)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download; `make test` installs it)."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        # Loud on purpose: a missing browser must not turn into a silently green run.
+        pytest.fail(f"{CHROMIUM} is missing: run 'make browser' (apt-get install chromium) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
