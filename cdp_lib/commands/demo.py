@@ -35,7 +35,7 @@ def demo_data(profiles: int, seed: int, out_dir: str, end_date: str | None, fmt:
         click.echo(f"wrote CDNOW ({dataset}) to {out_dir}: " + ", ".join(p.name for p in paths.values()))
         click.echo(f"next: cdp ingest profiles {paths['profiles']} && cdp ingest events {paths['events']}")
         return
-    progress = None
+    progress = None  # a callback(done, total) only when someone watches the terminal
     if sys.stderr.isatty():
         from tqdm import tqdm
 

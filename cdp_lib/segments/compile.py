@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib import filters, metrics
-from cdp_lib.errors import InputError, NotComputedError
+from cdp_lib.errors import NotComputedError
 from cdp_lib.prerequisites import as_of_end
 from cdp_lib.segments.definition import WINDOW_UNIT_DAYS, SegmentDefinition, suggest
 from cdp_lib.workspace import Workspace

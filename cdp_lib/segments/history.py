@@ -18,7 +18,6 @@ parameters, here at the storage edge, inside one transaction: a failed refresh l
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Any, Iterable, Mapping
 
