@@ -64,8 +64,8 @@ def generated_profile_id(kind: str, value: str) -> str:
     return "p-" + digest[:16]
 
 
-def _generated_id_sql(ident: str) -> str:
-    # Same as generated_profile_id, computed in the engine.
+def generated_id_sql(ident: str) -> str:
+    """SQL for `generated_profile_id` of a `kind:value` expression, computed in the engine."""
     return f"'p-' || substr(sha256({ident}), 1, 16)"
 
 
@@ -137,7 +137,7 @@ def resolve(db, batch: str, ingest_id: str, now: str) -> dict:
         f"""CREATE OR REPLACE TEMP TABLE _comp_pid AS
         SELECT comp, pid AS profile_id, is_new = 1 AS is_new FROM _ranked WHERE rnk = 1
         UNION ALL
-        SELECT comp, {_generated_id_sql("first_ident")}, true
+        SELECT comp, {generated_id_sql("first_ident")}, true
         FROM (
             SELECT _tc.comp, arg_min(_tn.kind || ':' || _tn.value,
                                      (CASE _tn.kind {naming} END, _tn.value)) AS first_ident

@@ -791,9 +791,17 @@ class _Run:
         attrs = {"external_id": "_ext", "email": "_email", "phone": "_phone"}
         attrs.update({c: c for c in schema.PROFILES if c not in ("profile_id", "updated_at", *IDENTIFIERS)})
         attrs.update({c: c for c in plan.custom})
-        # Within a file the last non-empty value of each column wins (rows in file order).
+        # Within a file, a profile's own record (the one whose identifiers name it) wins, then
+        # the last non-empty value in file order; records that only reach the profile through a
+        # merge fill what its own record leaves empty. This is the merge rule (survivor's values
+        # first), so re-ingesting a file after its people were merged changes nothing.
+        naming_id = identity.generated_id_sql(
+            "coalesce('external_id:' || t._ext, 'email:' || t._email, 'phone:' || t._phone)"
+        )
+        own = f"(t._pid IS NOT DISTINCT FROM r.profile_id OR {naming_id} IS NOT DISTINCT FROM r.profile_id)"
+        rank = f"(CASE WHEN {own} THEN 1 ELSE 0 END)::BIGINT * 1000000000000 + t._line"
         agg = ", ".join(
-            f"arg_max(t.{_ident(src)}, t._line) FILTER (WHERE t.{_ident(src)} IS NOT NULL) AS {_ident(col)}"
+            f"arg_max(t.{_ident(src)}, {rank}) FILTER (WHERE t.{_ident(src)} IS NOT NULL) AS {_ident(col)}"
             for col, src in attrs.items()
         )
         self.temp_table(

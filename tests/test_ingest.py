@@ -188,6 +188,32 @@ def test_reingesting_every_table_is_a_noop(tmp_path, fmt):
     assert after == before
 
 
+def test_reingesting_profiles_after_their_people_merged_is_a_noop(tmp_ws, tmp_path):
+    # Two records of one person (the second known only by phone) become one profile when an
+    # event carries both identifiers; the merged profile keeps the survivor's own values, and
+    # loading the same profiles file again must agree with that instead of overwriting them.
+    people = write(
+        tmp_path, "people.csv",
+        "email,phone,first_name,signup_source,tier\n"
+        "ann@x.com,,Ann,web,\n"
+        ",+1 617 555 0100,,pos,gold\n",
+    )
+    linking = write(
+        tmp_path, "events.csv",
+        "email,phone,metric,timestamp\nann@x.com,+1 617 555 0100,Subscribed to List,2024-05-01\n",
+    )
+    assert ingest_file(tmp_ws, "profiles", people).new_profiles == 2
+    assert ingest_file(tmp_ws, "events", linking).merges == 1
+    merged = rows(tmp_ws, "SELECT email, phone, first_name, signup_source, tier FROM profiles")
+    assert merged == [("ann@x.com", "+16175550100", "Ann", "web", "gold")]
+    before = snapshot(tmp_ws)
+    again = ingest_file(tmp_ws, "profiles", people)
+    assert (again.loaded, again.duplicates, again.merges) == (0, 2, 0)
+    after = snapshot(tmp_ws)
+    before.pop("ingests"), after.pop("ingests")
+    assert after == before
+
+
 def test_profiles_reingest_updates_attributes_without_blanking(tmp_ws, tmp_path):
     ingest_file(tmp_ws, "profiles", write(tmp_path, "p1.csv", "customer_id,email,city,accepts_email\nc1,a@x.com,Lyon,yes\n"))
     update = ingest_file(tmp_ws, "profiles", write(tmp_path, "p2.csv", "customer_id,city,accepts_email\nc1,,unsubscribed\n"))
