@@ -743,13 +743,16 @@ class _Run:
 
     # events ----------------------------------------------------------------------------
     def write_events(self, plan: ColumnPlan) -> tuple[int, dict]:
+        # Ids seen more than once in the file: candidates by 64-bit hash (a small hash table
+        # even for 10M ids; a collision only adds a candidate), then exact per id.
         self.temp_table(
             "_occ",
             """SELECT _line, row_number() OVER (PARTITION BY _eid ORDER BY _line) AS occ,
                       _explicit AS explicit
                FROM _typed
-               WHERE _reason IS NULL AND _eid IN (
-                   SELECT _eid FROM _typed WHERE _reason IS NULL GROUP BY _eid HAVING count(*) > 1)""",
+               WHERE _reason IS NULL AND hash(_eid) IN (
+                   SELECT hash(_eid) FROM _typed WHERE _reason IS NULL
+                   GROUP BY hash(_eid) HAVING count(*) > 1)""",
         )
         self.sql(
             """UPDATE _typed SET _eid = md5(_typed._eid || '#' || o.occ)
