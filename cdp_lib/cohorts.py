@@ -10,6 +10,7 @@ the newest event of either metric), so a young cohort has fewer columns, never f
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from cdp_lib.schema import PLACED_ORDER
 from cdp_lib.workspace import Workspace
 
 PERIODS = ("day", "week", "month")
-_TRUNCATE = {"day": "D", "week": "W", "month": "M"}
+NOT_SET = "(not set)"
 MATRICES = (
     "customers", "active_customers", "retention", "revenue", "revenue_per_customer",
     "cumulative_revenue_per_customer", "orders", "orders_per_customer",
@@ -81,59 +82,79 @@ def cohort_params(
     return CohortParams(metric, return_metric or None, period, start, end, _date(until, "until"), breakdown or None)
 
 
-def _period_index(event_period: ir.TimestampValue, cohort: ir.TimestampValue, period: str) -> ir.IntegerValue:
+def _period_start(day: dt.date, period: str) -> dt.date:
     if period == "month":
-        return (event_period.year() * 12 + event_period.month()) - (cohort.year() * 12 + cohort.month())
-    days = event_period.delta(cohort, unit="day")
-    return days // 7 if period == "week" else days
+        return day.replace(day=1)
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day
 
 
-def _day_end(day: dt.date) -> ibis.Scalar:
-    nxt = day + dt.timedelta(days=1)
-    return ibis.timestamp(dt.datetime(nxt.year, nxt.month, nxt.day), timezone="UTC")
+def _next_start(start: dt.date, period: str) -> dt.date:
+    if period == "month":
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start + dt.timedelta(days=7 if period == "week" else 1)
+
+
+def _calendar(first: dt.date, until: dt.date, period: str) -> list[dt.date]:
+    """Period starts from the period holding `first` through the one holding `until`."""
+    starts, day = [], _period_start(first, period)
+    while day <= until:
+        starts.append(day)
+        day = _next_start(day, period)
+    return starts
+
+
+def _position(starts: list[dt.date], day: dt.date) -> int:
+    """Ordinal of the period holding `day` (-1 before the first)."""
+    return bisect.bisect_right(starts, day) - 1
+
+
+def _ordinal(ts: ir.TimestampValue, bounds: list[dt.date], first: int) -> ir.IntegerValue:
+    """`first` + the number of `bounds` at or before `ts` (bounds sorted ascending).
+
+    A binary search of nested comparisons against literal boundaries: calendar periods are found
+    without per-row calendar arithmetic (truncating or extracting fields of time-zone aware
+    timestamps is slow on some engines, e.g. DuckDB's ICU), about log2(periods) comparisons a row.
+    """
+
+    def search(lo: int, hi: int) -> ir.IntegerValue:  # the count is in [lo, hi]
+        if lo == hi:
+            return ibis.literal(first + lo, type="int64")
+        mid = (lo + hi + 1) // 2
+        return ibis.ifelse(ts < _day_start(bounds[mid - 1]), search(lo, mid - 1), search(mid, hi))
+
+    return search(0, len(bounds))
 
 
 def _day_start(day: dt.date) -> ibis.Scalar:
     return ibis.timestamp(dt.datetime(day.year, day.month, day.day), timezone="UTC")
 
 
-def cohort_members_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
-    """One row per customer: profile_id, cohort_start (period start, UTC), [breakdown]."""
-    metrics = load_metrics() if metrics is None else metrics
-    orders = events_for(ws, params.metric, metrics)
-    if params.breakdown and params.breakdown in orders.columns:
+def _breakdown_members(ws: Workspace, params: CohortParams, orders: ir.Table, firsts: ir.Table) -> ir.Table:
+    """`firsts` (profile_id, _c) with `_bd`: a property of the first order, else of the profile."""
+    prop = params.breakdown
+    if prop in orders.columns:
         # the first order's own properties are needed: rank (ties by event_id)
         ranked = orders.mutate(
             _rn=ibis.row_number().over(group_by="profile_id", order_by=[orders.timestamp, orders.event_id])
         )
         first = ranked.filter(ranked._rn == 0)
-    else:  # only the first moment matters: a plain aggregate is much cheaper than a ranking window
-        first = orders.group_by("profile_id").aggregate(timestamp=orders.timestamp.min())
-    first = first.mutate(cohort_start=first.timestamp.truncate(_TRUNCATE[params.period]))
-    if params.from_date:
-        first = first.filter(first.cohort_start >= _day_start(params.from_date).truncate(_TRUNCATE[params.period]))
-    if params.to_date:
-        first = first.filter(first.cohort_start < _day_end(params.to_date))
-    cols = [first.profile_id, first.cohort_start]
-    if params.breakdown:
-        if params.breakdown in first.columns:
-            cols.append(first[params.breakdown].cast("string").fill_null("(not set)").name("_bd"))
-            return first.select(*cols).rename({params.breakdown: "_bd"})
-        prof = ws.profiles
-        if params.breakdown not in prof.columns:
-            import difflib
+        first = first.select(_fp=first.profile_id, _bd=first[prop].cast("string").fill_null(NOT_SET))
+        joined = firsts.join(first, firsts.profile_id == first._fp)
+        return joined.select("profile_id", "_c", "_bd")
+    prof = ws.profiles
+    if prop not in prof.columns:
+        import difflib
 
-            hint = difflib.get_close_matches(params.breakdown, sorted(set(first.columns) | set(prof.columns)), n=3)
-            raise InputError(
-                f"breakdown: {params.breakdown!r} is neither a property of the first order nor a profile "
-                "property" + (f"; did you mean {', '.join(hint)}?" if hint else "")
-            )
-        p = prof.select(_pid=prof.profile_id, _bd=prof[params.breakdown].cast("string").fill_null("(not set)"))
-        base = first.select(*cols)
-        joined = base.left_join(p, base.profile_id == p._pid)
-        out = joined.select("profile_id", "cohort_start", _bd=joined._bd.fill_null("(not set)"))
-        return out.rename({params.breakdown: "_bd"})
-    return first.select(*cols)
+        hint = difflib.get_close_matches(prop, sorted(set(orders.columns) | set(prof.columns)), n=3)
+        raise InputError(
+            f"breakdown: {prop!r} is neither a property of the first order nor a profile "
+            "property" + (f"; did you mean {', '.join(hint)}?" if hint else "")
+        )
+    p = prof.select(_pid=prof.profile_id, _bd=prof[prop].cast("string"))
+    joined = firsts.left_join(p, firsts.profile_id == p._pid)
+    return joined.select("profile_id", "_c", _bd=joined._bd.fill_null(NOT_SET))
 
 
 def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
@@ -143,63 +164,86 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     weeks and days), cohort_start, period (0 = the cohort's own period), customers,
     active_customers, retention, revenue, revenue_per_customer, cumulative_revenue_per_customer,
     orders, orders_per_customer.
+
+    Plan: one small query finds the time span; each event gets the ordinal of its calendar period
+    (comparisons with literal period starts); a customer's cohort is the smallest ordinal of their
+    orders (one group-by); events joined to it are aggregated per (cohort, period).
     """
     metrics = load_metrics() if metrics is None else metrics
-    unit = _TRUNCATE[params.period]
-    members = cohort_members_table(ws, params, metrics)
-    group = [params.breakdown] if params.breakdown else []
-
     orders = events_for(ws, params.metric, metrics)
-    activity = orders if params.activity_metric == params.metric else events_for(ws, params.activity_metric, metrics)
+    same = params.activity_metric == params.metric
+    activity = orders if same else events_for(ws, params.activity_metric, metrics)
+
+    span = orders.aggregate(lo=orders.timestamp.min(), hi=orders.timestamp.max()).execute().iloc[0]
+    if span.lo is None or pd.isna(span.lo):
+        raise DataError(f"no events of {params.metric!r} in the workspace; nothing to build cohorts from")
     until = params.until
     if until is None:
-        newest = [orders.timestamp.max().execute()]
-        if activity is not orders:
-            newest.append(activity.timestamp.max().execute())
-        newest = [pd.Timestamp(t) for t in newest if t is not None and not pd.isna(t)]
-        if not newest:
-            raise DataError(f"no events of {params.metric!r} in the workspace; nothing to build cohorts from")
+        newest = [pd.Timestamp(span.hi)]
+        if not same:
+            hi = activity.timestamp.max().execute()
+            if hi is not None and not pd.isna(hi):
+                newest.append(pd.Timestamp(hi))
         until = max(newest).date()
-    last_period = _day_start(until).truncate(unit)
+    starts = _calendar(pd.Timestamp(span.lo).date(), until, params.period) or [_period_start(until, params.period)]
+    n_periods = len(starts)
+    # events after the end of `until` fall past the last boundary: the last period may be partial
+    bounds = [*starts, until + dt.timedelta(days=1)]
+
+    def periods(events: ir.Table, *cols: str) -> ir.Table:
+        inside = (events.timestamp >= _day_start(bounds[0])) & (events.timestamp < _day_start(bounds[-1]))
+        ev = events.filter(inside)
+        return ev.select("profile_id", *cols, _o=_ordinal(ev.timestamp, bounds[1:-1], 0))
+
+    rev = periods(orders, "value")
+    firsts = rev.group_by("profile_id").aggregate(_c=rev._o.min())
+    if params.from_date:
+        firsts = firsts.filter(firsts._c >= _position(starts, _period_start(params.from_date, params.period)))
+    if params.to_date:
+        firsts = firsts.filter(firsts._c <= _position(starts, params.to_date))
+    group: list[str] = []
+    if params.breakdown:
+        firsts = _breakdown_members(ws, params, orders, firsts)
+        group = ["_bd"]
 
     def per_period(events: ir.Table) -> ir.Table:
-        ev = events.filter(events.timestamp < _day_end(until))
-        ev = ev.select("profile_id", "timestamp", "value")
-        j = ev.join(members, ev.profile_id == members.profile_id)
-        j = j.mutate(period=_period_index(j.timestamp.truncate(unit), j.cohort_start, params.period))
-        return j.filter(j.period >= 0)
+        j = events.join(firsts, "profile_id")
+        return j.mutate(period=j._o - j._c)
 
-    rev = per_period(orders)
-    if activity is orders:  # one pass when activity and orders are the same events
-        both = rev.group_by("cohort_start", *group, "period").aggregate(
+    keys = ["_c", *group, "period"]
+    rev = per_period(rev)
+    if same:  # one pass when activity and orders are the same events
+        both = rev.group_by(keys).aggregate(
             active_customers=rev.profile_id.nunique(), revenue=rev.value.fill_null(0).sum(), orders=rev.count()
         )
-        active = money = None
     else:
-        act = per_period(activity)
-        active = act.group_by("cohort_start", *group, "period").aggregate(active_customers=act.profile_id.nunique())
-        money = rev.group_by("cohort_start", *group, "period").aggregate(
-            revenue=rev.value.fill_null(0).sum(), orders=rev.count()
-        )
-    sizes = members.group_by("cohort_start", *group).aggregate(customers=members.count())
-    sizes = sizes.mutate(_last=_period_index(last_period, sizes.cohort_start, params.period))
+        act = per_period(periods(activity))
+        active = act.group_by(keys).aggregate(active_customers=act.profile_id.nunique())
+        money = rev.group_by(keys).aggregate(revenue=rev.value.fill_null(0).sum(), orders=rev.count())
 
-    max_periods = int(sizes._last.max().execute() or 0)
-    grid_periods = ibis.memtable(pd.DataFrame({"period": range(0, max_periods + 1)}, dtype="int64"))
+    sizes = firsts.group_by("_c", *group).aggregate(customers=firsts.count())
+    grid_periods = ibis.memtable(pd.DataFrame({"period": range(n_periods)}, dtype="int64"))
     grid = sizes.cross_join(grid_periods)
-    grid = grid.filter(grid.period <= grid._last).drop("_last")
-    keys = ["cohort_start", *group, "period"]
-    if active is None:
+    grid = grid.filter(grid._c + grid.period < n_periods)
+    if same:
         out = grid.left_join(both, keys).select(grid, active_customers=both.active_customers,
                                                  revenue=both.revenue, orders=both.orders)
     else:
         out = grid.left_join(active, keys).select(grid, active_customers=active.active_customers)
         out = out.left_join(money, keys).select(out, revenue=money.revenue, orders=money.orders)
+    calendar = ibis.memtable(pd.DataFrame({
+        "_cs": range(n_periods),
+        "cohort_start": pd.to_datetime([dt.datetime(d.year, d.month, d.day) for d in starts]).tz_localize("UTC"),
+    }))
+    out = out.join(calendar, out._c == calendar._cs)
     out = out.mutate(
         active_customers=out.active_customers.fill_null(0),
         revenue=out.revenue.fill_null(0.0),
         orders=out.orders.fill_null(0),
     )
+    group = [params.breakdown] if params.breakdown else []
+    if params.breakdown:
+        out = out.rename({params.breakdown: "_bd"})
     w = ibis.window(group_by=["cohort_start", *group], order_by="period", preceding=None, following=0)
     size = out.customers.cast("float64")
     label = out.cohort_start.strftime("%Y-%m" if params.period == "month" else "%Y-%m-%d")

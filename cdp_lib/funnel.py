@@ -276,16 +276,18 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, asof:
         entries = entries.semi_join(members, entries.profile_id == members.profile_id)
     if params.breakdown:
         entries = _fold_top_n(entries, params.top_n)
-    entries = entries.mutate(deadline=entries.t0 + ibis.interval(seconds=params.window_seconds))
+    span = ibis.interval(seconds=params.window_seconds)
 
     keys = ["profile_id", "entry_id"]
     disjoint = not any(
         _may_overlap(params.steps[i], params.steps[j], metrics) for i in range(n) for j in range(i + 1, n)
     )
     if asof and disjoint:
-        wide = _match_shared_chains(entries, selections)
+        wide = _match_shared_chains(entries, selections, span)
+        if params.exclusions:
+            wide = wide.mutate(deadline=wide.t0 + span)
     else:
-        wide = _match_per_entry(entries, selections, params, metrics, asof)
+        wide = _match_per_entry(entries.mutate(deadline=entries.t0 + span), selections, params, metrics, asof)
     wide = wide.mutate(_ts_1=wide.t0)
     for ex in params.exclusions:
         wide = _apply_exclusion(ws, wide, ex, metrics, keys)
@@ -300,11 +302,18 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, asof:
         wide = wide.mutate(
             _order=ibis.row_number().over(group_by=["profile_id", "_bd"], order_by=[wide.t0, wide.entry_id])
         )
+    # The entry reaching step k first: its t0 and step-k time; the difference is taken once per
+    # person afterwards (timestamp arithmetic is costly per row on some engines, e.g. DuckDB's ICU).
     aggs: dict[str, Any] = {"furthest_step": wide._reach.max()}
     for k in range(2, n + 1):
-        micros = wide[f"_ts_{k}"].delta(wide.t0, unit="microsecond")
-        aggs[f"seconds_to_step_{k}"] = (micros.cast("float64") / 1e6).argmin(wide._order, where=wide._reach >= k)
+        aggs[f"_t0_{k}"] = wide.t0.argmin(wide._order, where=wide._reach >= k)
+        aggs[f"_tk_{k}"] = wide[f"_ts_{k}"].argmin(wide._order, where=wide._reach >= k)
     people = wide.group_by("profile_id", "_bd").aggregate(**aggs)
+    seconds = {
+        f"seconds_to_step_{k}": people[f"_tk_{k}"].delta(people[f"_t0_{k}"], unit="microsecond").cast("float64") / 1e6
+        for k in range(2, n + 1)
+    }
+    people = people.select("profile_id", "_bd", "furthest_step", **seconds)
     if params.breakdown:
         return people.rename({breakdown_column(params): "_bd"})
     return people.drop("_bd")
@@ -362,17 +371,17 @@ def _match_per_entry(entries: ir.Table, selections: list[ir.Table], params: Funn
 
 
 
-def _match_shared_chains(entries: ir.Table, selections: list[ir.Table]) -> ir.Table:
+def _match_shared_chains(entries: ir.Table, selections: list[ir.Table], span: ir.IntervalScalar) -> ir.Table:
     """Greedy matching when no two steps share an event name (the common funnel), exactly.
 
     With disjoint steps "one event, one step" never bites, so an entry's match for step 2 is the
-    earliest step-2 event at or after t0 (if within its window), and from there each step is the
-    earliest event of that step at or after the previous match: a chain that depends only on the
-    step-2 event, not on the entry. All entries of a person sharing the same step-2 event share
-    the chain; each stops at its own deadline (chain times only grow, so entry e reaches step k
-    exactly when chain time c_k <= t0_e + window). So: one as-of join of the entries to step 2,
-    then the chain is followed once per (person, step-2 event) group -- there are far fewer groups
-    than entries -- from the group's latest entry, whose deadline is the latest, and joined back.
+    earliest step-2 event at or after t0, and from there each step is the earliest event of that
+    step at or after the previous match: a chain c_2 <= c_3 <= ... that depends only on the
+    step-2 event, not on the entry. Each entry follows the chain until its own deadline; chain
+    times only grow, so the entry reaches step k exactly when c_k <= t0 + window, i.e.
+    t0 >= c_k - window. So the chains are built once per step-2 event (as-of joins over the step
+    events only, far fewer than the entries), and each entry needs a single as-of lookup of the
+    first chain starting at or after its t0. No timestamp arithmetic is done per entry.
 
     Returns the entries with `_ts_2 ... _ts_K` (null once a step is not reached).
     """
@@ -383,25 +392,20 @@ def _match_shared_chains(entries: ir.Table, selections: list[ir.Table]) -> ir.Ta
         return sel.select(_p=sel.profile_id, _ts=sel.timestamp)
 
     step2 = times(2)
-    hit = entries.asof_join(step2, on=entries.t0 <= step2._ts, predicates=entries.profile_id == step2._p)
-    per_entry = hit.select("profile_id", "entry_id", "_bd", "t0", "deadline", _m2=hit._ts)
-
-    reached = per_entry.filter(per_entry._m2.notnull() & (per_entry._m2 <= per_entry.deadline))
-    groups = reached.group_by("profile_id", "_m2").aggregate(_last=reached.deadline.max())
-    chain = groups.select(_gp=groups.profile_id, _gm=groups._m2, _last=groups._last, _c_2=groups._m2)
+    chain = step2.select(_cp=step2._p, _c_2=step2._ts)
     for k in range(3, n + 1):
         nxt = times(k)
         prev = chain[f"_c_{k - 1}"]
-        hit = chain.asof_join(nxt, on=prev <= nxt._ts, predicates=chain._gp == nxt._p)
-        ok = prev.notnull() & hit._ts.notnull() & (hit._ts <= hit._last)
-        chain = hit.select(*chain.columns, **{f"_c_{k}": ibis.ifelse(ok, hit._ts, ibis.null(hit._ts.type()))})
+        hit = chain.asof_join(nxt, on=prev <= nxt._ts, predicates=chain._cp == nxt._p)
+        chain = hit.select(*chain.columns, **{f"_c_{k}": hit._ts})
+    chain = chain.mutate(**{f"_lo_{k}": chain[f"_c_{k}"] - span for k in range(2, n + 1)})
 
-    wide = per_entry.left_join(chain, [per_entry.profile_id == chain._gp, per_entry._m2 == chain._gm])
+    wide = entries.asof_join(chain, on=entries.t0 <= chain._c_2, predicates=entries.profile_id == chain._cp)
     cols = {}
     for k in range(2, n + 1):
         c = wide[f"_c_{k}"]
-        cols[f"_ts_{k}"] = ibis.ifelse(c.notnull() & (c <= wide.deadline), c, ibis.null(c.type()))
-    return wide.select("profile_id", "entry_id", "_bd", "t0", "deadline", **cols)
+        cols[f"_ts_{k}"] = ibis.ifelse(c.notnull() & (wide.t0 >= wide[f"_lo_{k}"]), c, ibis.null(c.type()))
+    return wide.select("profile_id", "entry_id", "_bd", "t0", **cols)
 
 
 def breakdown_column(params: FunnelParams) -> str | None:
