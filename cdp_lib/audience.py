@@ -26,6 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.filters import parse_duration
 from cdp_lib.metrics import events_for, load_metrics
@@ -67,17 +68,6 @@ class AudienceParams:
     period: str = "last_7_days"
 
 
-def _date(value: Any, where: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{where}: {value!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def period_bounds(period: str, as_of: Any = None, start: Any = None, end: Any = None) -> tuple[dt.date, dt.date]:
@@ -85,7 +75,7 @@ def period_bounds(period: str, as_of: Any = None, start: Any = None, end: Any = 
     if period not in PERIODS:
         raise InputError(f"period: expected one of {list(PERIODS)}, got {period!r}")
     if period == "custom":
-        first, last = _date(start, "start"), _date(end, "end")
+        first, last = parse_date(start, "start"), parse_date(end, "end")
         if first is None or last is None:
             raise InputError("period 'custom' needs both start and end dates (YYYY-MM-DD)")
         if first > last:
@@ -94,7 +84,7 @@ def period_bounds(period: str, as_of: Any = None, start: Any = None, end: Any = 
             raise InputError(f"custom period {first}..{last} is {(last - first).days + 1} days; at most one year "
                              f"({MAX_CUSTOM_DAYS} days) is allowed")
         return first, last
-    day = _date(as_of, "as_of") or dt.datetime.now(dt.timezone.utc).date()
+    day = parse_date(as_of, "as_of") or dt.datetime.now(dt.timezone.utc).date()
     if period == "last_7_days":
         return day - dt.timedelta(days=6), day
     if period == "last_30_days":

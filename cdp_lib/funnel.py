@@ -33,6 +33,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.filters import parse_duration, validate_filter, where_expr
 from cdp_lib.metrics import events_for, load_metrics
@@ -83,17 +84,6 @@ class FunnelParams:
         return int(self.window.total_seconds())
 
 
-def _date(value: Any, where: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{where}: {value!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def _step(spec: Any, where: str) -> FunnelStep:
@@ -162,7 +152,7 @@ def funnel_params(
         raise InputError(f"steps: a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(steps)}")
     parsed = tuple(_step(s, f"steps[{i}]") for i, s in enumerate(steps))
     span = window if isinstance(window, dt.timedelta) else parse_window(window)
-    start, end = _date(from_date, "from_date"), _date(to_date, "to_date")
+    start, end = parse_date(from_date, "from_date"), parse_date(to_date, "to_date")
     if start and end and start > end:
         raise InputError(f"from_date {start} is after to_date {end}; swap them")
     if not isinstance(top_n, int) or top_n < 1:
