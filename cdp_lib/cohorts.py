@@ -131,6 +131,16 @@ def _day_start(day: dt.date) -> ibis.Scalar:
     return ibis.timestamp(dt.datetime(day.year, day.month, day.day), timezone="UTC")
 
 
+# periods a person is active in are bits of a signed 64-bit integer (bits 0..62)
+MASK_BITS = 63
+_ONE = ibis.literal(1, type="int64").cast("int64")
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:
+    """Bitwise OR of the group's values (DuckDB and Spark SQL `bit_or`)."""
+
+
 def _breakdown_members(ws: Workspace, params: CohortParams, orders: ir.Table, firsts: ir.Table) -> ir.Table:
     """`firsts` (profile_id, _c) with `_bd`: a property of the first order, else of the profile."""
     prop = params.breakdown
@@ -142,7 +152,7 @@ def _breakdown_members(ws: Workspace, params: CohortParams, orders: ir.Table, fi
         first = ranked.filter(ranked._rn == 0)
         first = first.select(_fp=first.profile_id, _bd=first[prop].cast("string").fill_null(NOT_SET))
         joined = firsts.join(first, firsts.profile_id == first._fp)
-        return joined.select("profile_id", "_c", "_bd")
+        return joined.select(*firsts.columns, "_bd")
     prof = ws.profiles
     if prop not in prof.columns:
         import difflib
@@ -154,7 +164,7 @@ def _breakdown_members(ws: Workspace, params: CohortParams, orders: ir.Table, fi
         )
     p = prof.select(_pid=prof.profile_id, _bd=prof[prop].cast("string"))
     joined = firsts.left_join(p, firsts.profile_id == p._pid)
-    return joined.select("profile_id", "_c", _bd=joined._bd.fill_null(NOT_SET))
+    return joined.select(*firsts.columns, _bd=joined._bd.fill_null(NOT_SET))
 
 
 def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
@@ -190,13 +200,22 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     # events after the end of `until` fall past the last boundary: the last period may be partial
     bounds = [*starts, until + dt.timedelta(days=1)]
 
-    def periods(events: ir.Table, *cols: str) -> ir.Table:
-        inside = (events.timestamp >= _day_start(bounds[0])) & (events.timestamp < _day_start(bounds[-1]))
-        ev = events.filter(inside)
-        return ev.select("profile_id", *cols, _o=_ordinal(ev.timestamp, bounds[1:-1], 0))
+    def inside(events: ir.Table) -> ir.Table:
+        ts = events.timestamp
+        return events.filter((ts >= _day_start(bounds[0])) & (ts < _day_start(bounds[-1])))
 
-    rev = periods(orders, "value")
-    firsts = rev.group_by("profile_id").aggregate(_c=rev._o.min())
+    def ordinal(ts: ir.TimestampValue) -> ir.IntegerValue:
+        return _ordinal(ts, bounds[1:-1], 0)
+
+    # a customer's cohort: the period of their first order, from a plain group-by of the orders
+    # (only one time value per person gets its period); with few periods, the same pass ORs the
+    # periods they are active in into a bit mask, so no distinct count over the rows is needed
+    use_mask = n_periods <= MASK_BITS
+    ev = inside(orders)
+    people = ev.group_by("profile_id").aggregate(
+        _t=ev.timestamp.min(), **({"_m": _bit_or(_ONE << ordinal(ev.timestamp))} if use_mask and same else {})
+    )
+    firsts = people.mutate(_c=ordinal(people._t)).drop("_t")
     if params.from_date:
         firsts = firsts.filter(firsts._c >= _position(starts, _period_start(params.from_date, params.period)))
     if params.to_date:
@@ -205,32 +224,37 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     if params.breakdown:
         firsts = _breakdown_members(ws, params, orders, firsts)
         group = ["_bd"]
-
-    def per_period(events: ir.Table) -> ir.Table:
-        j = events.join(firsts, "profile_id")
-        return j.mutate(period=j._o - j._c)
-
     keys = ["_c", *group, "period"]
-    rev = per_period(rev)
-    if same:  # one pass when activity and orders are the same events
-        both = rev.group_by(keys).aggregate(
-            active_customers=rev.profile_id.nunique(), revenue=rev.value.fill_null(0).sum(), orders=rev.count()
-        )
-    else:
-        act = per_period(periods(activity))
-        active = act.group_by(keys).aggregate(active_customers=act.profile_id.nunique())
-        money = rev.group_by(keys).aggregate(revenue=rev.value.fill_null(0).sum(), orders=rev.count())
+
+    if use_mask:
+        members = firsts
+        if not same:
+            act = inside(activity)
+            act = act.group_by("profile_id").aggregate(_m=_bit_or(_ONE << ordinal(act.timestamp)))
+            members = firsts.join(act, "profile_id")
+        ks = ibis.memtable(pd.DataFrame({"_k": range(n_periods)}, dtype="int64"))
+        x = members.cross_join(ks)
+        x = x.filter((x._k >= x._c) & (((x._m >> x._k) & 1) == 1))
+        x = x.mutate(period=x._k - x._c)
+        active = x.group_by(keys).aggregate(active_customers=x.count())
+    else:  # one row per (person, period) they are active in, then counted per (cohort, period)
+        act = inside(activity)
+        act = act.select("profile_id", _o=ordinal(act.timestamp)).distinct()
+        x = act.join(firsts, "profile_id")
+        x = x.mutate(period=x._o - x._c)
+        active = x.group_by(keys).aggregate(active_customers=x.count())
+
+    rows = ev.select("profile_id", "value", _o=ordinal(ev.timestamp))
+    rows = rows.join(firsts, "profile_id")
+    rows = rows.mutate(period=rows._o - rows._c)
+    money = rows.group_by(keys).aggregate(revenue=rows.value.fill_null(0).sum(), orders=rows.count())
 
     sizes = firsts.group_by("_c", *group).aggregate(customers=firsts.count())
     grid_periods = ibis.memtable(pd.DataFrame({"period": range(n_periods)}, dtype="int64"))
     grid = sizes.cross_join(grid_periods)
     grid = grid.filter(grid._c + grid.period < n_periods)
-    if same:
-        out = grid.left_join(both, keys).select(grid, active_customers=both.active_customers,
-                                                 revenue=both.revenue, orders=both.orders)
-    else:
-        out = grid.left_join(active, keys).select(grid, active_customers=active.active_customers)
-        out = out.left_join(money, keys).select(out, revenue=money.revenue, orders=money.orders)
+    out = grid.left_join(active, keys).select(grid, active_customers=active.active_customers)
+    out = out.left_join(money, keys).select(out, revenue=money.revenue, orders=money.orders)
     calendar = ibis.memtable(pd.DataFrame({
         "_cs": range(n_periods),
         "cohort_start": pd.to_datetime([dt.datetime(d.year, d.month, d.day) for d in starts]).tz_localize("UTC"),
