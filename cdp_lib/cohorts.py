@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.metrics import events_for, load_metrics
 from cdp_lib.schema import PLACED_ORDER
@@ -49,17 +50,6 @@ class CohortParams:
         return self.return_metric or self.metric
 
 
-def _date(value: Any, where: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{where}: {value!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def cohort_params(
@@ -76,10 +66,10 @@ def cohort_params(
         raise InputError(f"period: expected one of {list(PERIODS)}, got {period!r}")
     if not isinstance(metric, str) or not metric:
         raise InputError(f"metric: expected an event or custom metric name, got {metric!r}")
-    start, end = _date(from_date, "from_date"), _date(to_date, "to_date")
+    start, end = parse_date(from_date, "from_date"), parse_date(to_date, "to_date")
     if start and end and start > end:
         raise InputError(f"from_date {start} is after to_date {end}; swap them")
-    return CohortParams(metric, return_metric or None, period, start, end, _date(until, "until"), breakdown or None)
+    return CohortParams(metric, return_metric or None, period, start, end, parse_date(until, "until"), breakdown or None)
 
 
 def _period_start(day: dt.date, period: str) -> dt.date:
