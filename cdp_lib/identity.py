@@ -184,7 +184,7 @@ def resolve(db, batch: str, ingest_id: str, now: str) -> dict:
 
     # Every identifier not seen before now points to its profile; new profiles own their id.
     db.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _new_ids AS
+        """CREATE OR REPLACE TEMP TABLE _new_ids AS
         SELECT DISTINCT _tn.kind, _tn.value, c.profile_id
         FROM _tn JOIN _tc USING (t) JOIN _comp_pid c USING (comp)
         WHERE _tn.known IS NULL

@@ -15,7 +15,6 @@ import ibis
 import pandas as pd
 
 from cdp_lib.errors import DataError
-from cdp_lib.workspace import Workspace
 
 MIN_CUSTOMERS = 500
 MIN_HISTORY_DAYS = 180
