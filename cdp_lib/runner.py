@@ -23,12 +23,14 @@ import secrets
 import time
 import tokenize
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import yaml
 
 from cdp_lib.errors import InputError
+
+if TYPE_CHECKING:  # nbformat's import pulls jsonschema's format checkers: seconds
+    import nbformat
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ def read_parameters(notebook: str | os.PathLike) -> list[Parameter]:
     `name: type = literal` lines.
     """
     path = Path(notebook)
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     found = _parameters_cell(nb)
     if found is None:
@@ -415,6 +419,8 @@ def export_html(ipynb: Path, html: Path, title: str | None = None) -> Path:
     dropped, since reports carry no math or widgets and must read offline.
     """
     from nbconvert import HTMLExporter
+
+    import nbformat
 
     nb = nbformat.read(ipynb, as_version=4)
     exporter = HTMLExporter(

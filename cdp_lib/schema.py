@@ -103,6 +103,8 @@ BOOKKEEPING = {
     "ingests": INGESTS,
 }
 ALL_TABLES = {**CANONICAL, **BOOKKEEPING}
+# Tables that `cdp ingest` loads files into.
+INPUT_TABLES = ("profiles", "events", "catalog")
 
 # Well-known event names (metrics) used by the demo store and the analyses' defaults.
 PLACED_ORDER = "Placed Order"

@@ -10,16 +10,18 @@ DuckDB-specific code (DDL, transactions, file readers) lives here and in `ingest
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from pathlib import Path
-from typing import Iterator
-
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
+from typing import TYPE_CHECKING, Iterator
 
 from cdp_lib import schema
 from cdp_lib.errors import WorkspaceError
+
+if TYPE_CHECKING:  # Ibis and pandas load on first use: `cdp --help`/`info`/`lookup` need neither.
+    import ibis
+    import ibis.expr.types as ir
+    import pandas as pd
 
 DEFAULT_PATH = "data/cdp.duckdb"
 
@@ -47,8 +49,11 @@ class Workspace:
             )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        import duckdb
+
         try:
-            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+            target = str(path) if str(path).startswith((":memory:", "md:", "motherduck:")) else str(self.path.absolute())
+            self._raw = duckdb.connect(target, read_only=read_only)
         except Exception as exc:  # duckdb.IOException on a held lock, among others
             first = str(exc).splitlines()[0]
             raise WorkspaceError(
@@ -56,9 +61,12 @@ class Workspace:
                 "job, ingest or notebook) may be writing it; wait for it to finish or open "
                 "read-only"
             ) from None
+        self._con = None
         self.backend_name = "duckdb"
-        # Dates, days and periods are UTC everywhere in the workbench.
-        self.con.raw_sql("SET TimeZone = 'UTC'")
+        # Dates, days and periods are UTC everywhere in the workbench; no implicit scans of
+        # Python variables as tables (what Ibis sets on its own connections too).
+        self._raw.execute("SET TimeZone = 'UTC'")
+        self._raw.execute("SET python_enable_replacements = false")
         if not read_only:
             self.init()
 
@@ -68,9 +76,19 @@ class Workspace:
         ws = cls.__new__(cls)
         ws.path = None
         ws.read_only = True
-        ws.con = con
+        ws._con = con
+        ws._raw = con.con if con.name == "duckdb" else None
         ws.backend_name = con.name
         return ws
+
+    @property
+    def con(self) -> "ibis.BaseBackend":
+        """The Ibis backend, created on first use over the same DuckDB connection."""
+        if self._con is None:
+            import ibis
+
+            self._con = ibis.duckdb.from_connection(self._raw)
+        return self._con
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> "Workspace":
@@ -80,7 +98,8 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        disconnect = getattr(self.con, "disconnect", None)
+        target = self._con if self._con is not None else self._raw
+        disconnect = getattr(target, "disconnect", None) or getattr(target, "close", None)
         if disconnect is not None:
             with contextlib.suppress(Exception):
                 disconnect()
@@ -100,7 +119,7 @@ class Workspace:
         """The raw DuckDB connection, for storage-edge code only (ingest, file I/O)."""
         if not self.is_duckdb:
             raise WorkspaceError(f"this operation needs a DuckDB workspace, not {self.backend_name}")
-        return self.con.con
+        return self._raw
 
     def init(self) -> None:
         """Create the canonical and bookkeeping tables if they do not exist yet."""
@@ -108,7 +127,17 @@ class Workspace:
             self.duckdb.execute(schema.create_table_sql(name, columns))
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        return name in self.table_names()
+
+    def table_names(self) -> list[str]:
+        """Tables and views of the workspace (on DuckDB without loading Ibis)."""
+        if self.is_duckdb:
+            rows = self._raw.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database() AND table_schema = current_schema()"
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+        return list(self.con.list_tables())
 
     def table(self, name: str) -> ir.Table:
         """An Ibis table by name, with a message naming the command that creates it."""
@@ -159,34 +188,62 @@ class Workspace:
 
     # -- descriptions ---------------------------------------------------------------------
     def info(self) -> dict:
-        """Sizes of the canonical tables, the events' time range and events per metric."""
-        sizes = {
-            name: int(self.table(name).count().execute())
-            for name in ("profiles", "events", "catalog")
-            if self.has_table(name)
-        }
+        """Sizes of the canonical tables, the events' time range and events per metric.
+
+        As `summary`, with `metrics` as a DataFrame and the two event times as pandas Timestamps.
+        """
+        import pandas as pd
+
+        out = self.summary()
+        if "metrics" in out:
+            out["metrics"] = pd.DataFrame(out["metrics"], columns=["metric", "events", "profiles"])
+            out["first_event"] = pd.Timestamp(out["first_event"])
+            out["last_event"] = pd.Timestamp(out["last_event"])
+        return out
+
+    def summary(self) -> dict:
+        """What `info` reports, in plain Python values (no pandas): `tables` (rows per canonical
+        table), `first_event`/`last_event` (UTC datetimes), `metrics` (a list of `{"metric",
+        "events", "profiles"}`, most events first), `merges`, `quarantined`.
+        """
+        present = set(self.table_names())
+        sizes = {name: self._count(name) for name in ("profiles", "events", "catalog") if name in present}
         out: dict = {"tables": sizes}
         if sizes.get("events"):
-            ev = self.events
-            span = ev.aggregate(first=ev.timestamp.min(), last=ev.timestamp.max()).execute()
-            out["first_event"] = pd.Timestamp(span["first"].iloc[0])
-            out["last_event"] = pd.Timestamp(span["last"].iloc[0])
-            by_metric = (
-                ev.group_by("metric")
-                .agg(events=ev.count(), profiles=ev.profile_id.nunique())
-                .order_by(ibis.desc("events"))
-                .execute()
-            )
-            out["metrics"] = by_metric
-        if self.has_table("merges"):
-            out["merges"] = int(self.table("merges").count().execute())
-        if self.has_table("quarantine"):
-            out["quarantined"] = int(self.table("quarantine").count().execute())
+            if self.is_duckdb:
+                # Storage edge: three aggregate queries, no Ibis compile (keeps `cdp info` quick).
+                first, last = self._raw.execute(
+                    "SELECT min(timestamp), max(timestamp) FROM events").fetchone()
+                rows = self._raw.execute(
+                    "SELECT metric, count(*) AS events, count(DISTINCT profile_id) AS profiles "
+                    "FROM events GROUP BY metric ORDER BY events DESC, metric").fetchall()
+            else:
+                import ibis
+
+                ev = self.events
+                span = ev.aggregate(first=ev.timestamp.min(), last=ev.timestamp.max()).to_pyarrow()
+                first, last = span["first"][0].as_py(), span["last"][0].as_py()
+                rows = (ev.group_by("metric").agg(events=ev.count(), profiles=ev.profile_id.nunique())
+                        .order_by([ibis.desc("events"), "metric"]).to_pyarrow().to_pylist())
+                rows = [(r["metric"], r["events"], r["profiles"]) for r in rows]
+            out["first_event"] = _utc(first)
+            out["last_event"] = _utc(last)
+            out["metrics"] = [{"metric": m, "events": int(e), "profiles": int(p)} for m, e, p in rows]
+        for name in ("merges", "quarantine"):
+            if name in present:
+                out["merges" if name == "merges" else "quarantined"] = self._count(name)
         return out
+
+    def _count(self, name: str) -> int:
+        if self.is_duckdb:
+            return int(self._raw.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+        return int(self.table(name).count().execute())
 
     def fingerprint(self) -> dict:
         """What data a report ran on: row counts per table and the newest event time."""
-        tables = {name: int(self.table(name).count().execute()) for name in sorted(self.con.list_tables())}
+        import pandas as pd
+
+        tables = {name: self._count(name) for name in self.table_names()}
         last = None
         if tables.get("events"):
             last = self.events.timestamp.max().execute()
@@ -197,3 +254,12 @@ class Workspace:
         from cdp_lib.segments.history import segments_for
 
         return segments_for(self, profile_id_or_email)
+
+
+def _utc(value) -> dt.datetime | None:
+    """A stored timestamp as an aware UTC datetime (DuckDB returns the session time zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)

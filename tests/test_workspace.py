@@ -32,3 +32,9 @@ def test_info_counts_events_per_metric():
     assert metrics.loc["Placed Order", "profiles"] == 2
     assert info["first_event"] == pd.Timestamp("2024-01-01", tz="UTC")
     assert info["last_event"] == pd.Timestamp("2024-01-03", tz="UTC")
+
+
+def test_in_memory_workspace_writes_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Workspace(":memory:").close()
+    assert list(tmp_path.iterdir()) == []

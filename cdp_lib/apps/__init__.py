@@ -5,11 +5,22 @@ App notebooks in `notebooks/apps/` are three lines: parameters, `app = XApp(db=d
 `app.container`. Serve one with `cdp app NAME`.
 """
 
-from cdp_lib.apps.base import App
-from cdp_lib.apps.customer360 import Customer360App
-from cdp_lib.apps.funnel import FunnelExplorerApp
-from cdp_lib.apps.kpi import KpiApp
-from cdp_lib.apps.rfm import RfmExplorerApp
-from cdp_lib.apps.segment_builder import SegmentBuilderApp
+import importlib
 
-__all__ = ["App", "Customer360App", "FunnelExplorerApp", "KpiApp", "RfmExplorerApp", "SegmentBuilderApp"]
+# Class name -> module; classes load on first use so `cdp app` starts without ipywidgets.
+_CLASSES = {
+    "App": "base",
+    "Customer360App": "customer360",
+    "FunnelExplorerApp": "funnel",
+    "KpiApp": "kpi",
+    "RfmExplorerApp": "rfm",
+    "SegmentBuilderApp": "segment_builder",
+}
+
+__all__ = sorted(_CLASSES)
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from cdp_lib.workspace import Workspace
+if TYPE_CHECKING:
+    from cdp_lib.workspace import Workspace
 
 
 class Context:
@@ -16,6 +19,8 @@ class Context:
 
     def workspace(self, read_only: bool = False) -> Workspace:
         if self._ws is None:
+            from cdp_lib.workspace import Workspace
+
             self._ws = Workspace(self.db, read_only=read_only)
         return self._ws
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.commands.funnel import write_frame
+from cdp_lib.commands._output import write_frame
 from cdp_lib.errors import InputError
 
 
 def read_members(path: str) -> dict:
     """A YAML/JSON file {segment: [profile_id, ...]}."""
+    import yaml
+
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 
-from cdp_lib import clv
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.errors import InputError
-
-OUTPUT_FORMATS = (".csv", ".parquet")
-
-
-def _write_rows(df, out: Path) -> None:
-    suffix = out.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        raise InputError(f"--out {out}: unsupported extension {suffix or '(none)'}; use .csv or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        df.to_csv(out, index=False)
-    else:
-        df.to_parquet(out, index=False)
+from cdp_lib.commands._output import check_out, write_table
 
 
 @click.command("clv")
@@ -31,7 +16,7 @@ def _write_rows(df, out: Path) -> None:
 @click.option("--horizon-days", "horizon_days", type=int, help="Predict orders and value over the next N days. Default: 365.")
 @click.option("--holdout-days", "holdout_days", type=int,
               help="Also validate: fit on data up to N days before as-of and compare with those N days.")
-@click.option("--model", type=click.Choice(list(clv.MODELS)), help="Purchase model. Default: bgnbd.")
+@click.option("--model", metavar="MODEL", help="Purchase model: bgnbd or pareto. Default: bgnbd.")
 @click.option("--metric", help="Metric whose events are orders. Default: Placed Order.")
 @click.option("--refund-metric", "refund_metric", help="Metric of refunds (by order_id). Default: Refunded Order.")
 @click.option("--discount-rate", "discount_rate", type=float, help="Annual discount rate for predicted value, e.g. 0.1. Default: 0.")
@@ -45,6 +30,10 @@ def _write_rows(df, out: Path) -> None:
 @pass_context
 def clv_command(ctx: Context, params_file: str | None, params_out: str | None, out: str | None, **flags) -> None:
     """Predicted CLV, orders, churn risk and next-order date per customer; stores clv_predictions."""
+    from cdp_lib import clv
+
+    if out:
+        check_out(out)
     data: dict = {}
     if params_file:
         base = clv.ClvParams.from_yaml(params_file)
@@ -68,18 +57,20 @@ def clv_command(ctx: Context, params_file: str | None, params_out: str | None, o
             f"purchase days actual, {v['predicted_repeat_transactions_holdout']:,} predicted "
             f"({v['holdout_error_pct']:+}%); cumulative at end {v['cumulative_error_pct_at_end']:+}%"
         )
-    df = result.predictions.order_by("profile_id").execute()
-    risk = df["churn_risk"].value_counts()
+    predictions = ws.table(clv.PREDICTIONS_TABLE)
+    bands = predictions.group_by("churn_risk").agg(n=predictions.count()).to_pyarrow().to_pylist()
+    risk = {r["churn_risk"]: r["n"] for r in bands}
     click.echo("churn risk: " + ", ".join(f"{k} {int(risk.get(k, 0)):,}" for k in ("low", "medium", "high")))
-    click.echo(f"stored {len(df):,} rows in {clv.PREDICTIONS_TABLE}")
+    click.echo(f"stored {sum(risk.values()):,} rows in {clv.PREDICTIONS_TABLE}")
     if params_out:
         report.write_params(params_out)
         click.echo(f"wrote parameters to {params_out}")
     if out:
-        profiles = ws.profiles.select("profile_id", "external_id", "email").execute()
-        rows = profiles.drop_duplicates("profile_id").merge(df, on="profile_id", how="right")
-        _write_rows(rows[["profile_id", "external_id", "email", *[c for c in df.columns if c != "profile_id"]]], Path(out))
-        click.echo(f"wrote {len(rows):,} rows to {out}")
+        who = ws.profiles.select("profile_id", "external_id", "email")
+        rows = predictions.left_join(who, "profile_id").select(
+            "profile_id", "external_id", "email", *[c for c in predictions.columns if c != "profile_id"])
+        written = write_table(ws, rows.order_by("profile_id"), out)
+        click.echo(f"wrote {written:,} rows to {out}")
 
 
 def register(group: click.Group) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.commands.funnel import write_frame
+from cdp_lib.commands._output import write_frame
 
 OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retention", "revenue"]
 

@@ -8,8 +8,6 @@ import time
 
 import click
 
-from cdp_lib import demodata
-
 DATASETS = ("synthetic", "cdnow", "cdnow-sample")
 
 
@@ -29,6 +27,8 @@ DATASETS = ("synthetic", "cdnow", "cdnow-sample")
 def demo_data(profiles: int, seed: int, out_dir: str, end_date: str | None, fmt: str,
               dataset: str) -> None:
     """Write demo data files to load with 'cdp ingest'."""
+    from cdp_lib import demodata
+
     started = time.perf_counter()
     if dataset != "synthetic":
         paths = demodata.write_cdnow(out_dir, sample=dataset == "cdnow-sample", fmt=fmt)

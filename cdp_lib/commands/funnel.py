@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-import pandas as pd
 
 from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._output import write_frame
 from cdp_lib.errors import InputError
 
 OUTPUT_COLUMNS = ["step", "metric", "profiles", "conversion_from_start", "conversion_from_previous",
                   "median_seconds_to_step"]
-
-
-def write_frame(df: pd.DataFrame, out: str | None) -> None:
-    """CSV (or Parquet for .parquet) to `out`, or a plain table on stdout."""
-    if not out:
-        click.echo(df.to_string(index=False))
-        return
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    else:
-        df.to_csv(path, index=False)
-    click.echo(f"wrote {len(df)} rows to {path}")
 
 
 def parse_exclusion(text: str) -> dict:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from cdp_lib import ingest as ingest_lib
 from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.schema import INPUT_TABLES
 
 
 def _progress_bar(path: Path):
     """A tqdm bar over the ingest steps, only on a terminal and for large files."""
+    from cdp_lib import ingest as ingest_lib
+
     if not sys.stderr.isatty() or path.stat().st_size < ingest_lib.LARGE_FILE_BYTES:
         return None, None
     from tqdm import tqdm
@@ -28,7 +30,7 @@ def _progress_bar(path: Path):
 
 
 @click.command()
-@click.argument("table", type=click.Choice(ingest_lib.TABLES))
+@click.argument("table", type=click.Choice(INPUT_TABLES))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--map", "mapping", multiple=True, metavar="SOURCE=CANONICAL",
@@ -42,6 +44,8 @@ def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str
     Each file is loaded atomically; its rows end up loaded, duplicate or quarantined
     (see 'cdp quarantine list'). Re-ingesting a file changes nothing.
     """
+    from cdp_lib import ingest as ingest_lib
+
     # Check every file and the mapping before touching the workspace.
     for path in files:
         ingest_lib.detect_format(path)
@@ -80,6 +84,8 @@ def quarantine() -> None:
 @pass_context
 def quarantine_list(ctx: Context, ingest_id: str | None, limit: int, as_json: bool) -> None:
     """Show quarantined rows: ingest id, file, line, reason and the raw row."""
+    from cdp_lib import ingest as ingest_lib
+
     df = ingest_lib.quarantine_table(ctx.workspace(read_only=True), ingest_id=ingest_id, limit=limit)
     if as_json:
         click.echo(df.to_json(orient="records", date_format="iso"))
@@ -98,6 +104,8 @@ def quarantine_list(ctx: Context, ingest_id: str | None, limit: int, as_json: bo
 @pass_context
 def quarantine_export(ctx: Context, out: Path | None, ingest_id: str | None) -> None:
     """Write quarantined rows as CSV (ingest_id, file, table_name, line, reason, raw, time)."""
+    from cdp_lib import ingest as ingest_lib
+
     ws = ctx.workspace(read_only=True)
     if out is None:
         ingest_lib.quarantine_table(ws, ingest_id=ingest_id).to_csv(sys.stdout, index=False)

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 
-from cdp_lib import rfm
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.errors import InputError
-from cdp_lib.prerequisites import PrerequisiteWarning
-
-OUTPUT_FORMATS = (".csv", ".parquet")
-
-
-def check_output(out: Path) -> None:
-    """Reject an unsupported output file before anything is computed."""
-    suffix = out.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        raise InputError(f"--out {out}: unsupported extension {suffix or '(none)'}; use .csv or .parquet")
-
-
-def write_rows(df, out: Path) -> None:
-    """Write per-customer rows as CSV or Parquet, chosen by the file extension."""
-    check_output(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        df.to_csv(out, index=False)
-    else:
-        df.to_parquet(out, index=False)
+from cdp_lib.commands._output import check_out, write_table
 
 
 @click.command("rfm")
@@ -54,6 +32,9 @@ def write_rows(df, out: Path) -> None:
 @pass_context
 def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snapshot: bool, **flags) -> None:
     """RFM scores and groups per customer; stores a dated snapshot for profile attributes."""
+    from cdp_lib import rfm
+    from cdp_lib.prerequisites import PrerequisiteWarning
+
     data = {}
     where = "cdp rfm"
     if params_file:
@@ -63,7 +44,7 @@ def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snaps
     data.update({k: v for k, v in flags.items() if v is not None})
     params = rfm.RfmParams.from_mapping(data, where=where)
     if out:
-        check_output(Path(out))
+        check_out(out)
     ws = ctx.workspace(read_only=no_snapshot)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PrerequisiteWarning)
@@ -73,19 +54,20 @@ def rfm_command(ctx: Context, params_file: str | None, out: str | None, no_snaps
             click.echo(f"warning: {w.message}", err=True)
     # Materialise once in the engine: the file, the summary and the snapshot all read it.
     table = table.cache()
-    df = table.order_by("profile_id").to_pyarrow().to_pandas()
+    sizes = table.group_by("rfm_group").agg(n=table.count()).to_pyarrow().to_pylist()
+    counts = {group: 0 for group in rfm.GROUP_ORDER} | {r["rfm_group"]: r["n"] for r in sizes}
+    scored = sum(counts.values())
     as_of = params.as_of_date
-    click.echo(f"RFM as of {as_of} on {params.metric!r} orders: {len(df):,} customers scored")
+    click.echo(f"RFM as of {as_of} on {params.metric!r} orders: {scored:,} customers scored")
     if any(issubclass(w.category, PrerequisiteWarning) for w in caught):
         click.echo("  FORCED: data prerequisites unmet, read these groups with care")
     click.echo(thresholds.as_frame()[["dimension", "rule"]].to_string(index=False, header=False))
-    counts = df["rfm_group"].value_counts().reindex(rfm.GROUP_ORDER, fill_value=0)
     click.echo(f"{'group':<16}{'customers':>10}{'share':>8}")
     for group, n in counts.items():
-        click.echo(f"{group:<16}{n:>10,}{100 * n / max(len(df), 1):>7.1f}%")
+        click.echo(f"{group:<16}{n:>10,}{100 * n / max(scored, 1):>7.1f}%")
     if out:
-        write_rows(df, Path(out))
-        click.echo(f"wrote {len(df):,} rows to {out}")
+        rows = write_table(ws, table.order_by("profile_id"), out)
+        click.echo(f"wrote {rows:,} rows to {out}")
     if not no_snapshot:
         stored = rfm.save_rfm_snapshot(ws, table, as_of)
         click.echo(f"snapshot {as_of} stored ({stored:,} rows); rfm_profile_attributes refreshed")

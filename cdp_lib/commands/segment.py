@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.errors import InputError
+from cdp_lib.errors import InputError, NotComputedError
 
 FOLDER_OPTION = click.option(
     "--folder", default=None, help="Folder of segment definitions (YAML); default the repository's parameters/segments."
@@ -162,7 +162,22 @@ def history(ctx: Context, name: str | None, changes: bool) -> None:
 @pass_context
 def lookup(ctx: Context, who: str) -> None:
     """Segments a person (profile id or email) is in now, with when they joined."""
-    _echo_frame(ctx.workspace(read_only=True).segments_for(who))
+    ws = ctx.workspace(read_only=True)
+    if not ws.is_duckdb:
+        _echo_frame(ws.segments_for(who))
+        return
+    from cdp_lib.membership import segment_rows
+
+    if not {"segment_current", "segment_current_emails"} <= set(ws.table_names()):
+        raise NotComputedError(f"no segment history in {ws.path}; run 'cdp segment refresh' first")
+    rows = segment_rows(ws.duckdb, who)
+    if not rows:
+        click.echo("(none)")
+        return
+    width = max(len("segment"), *(len(segment) for segment, _ in rows))
+    click.echo(f"{'segment':>{width}}                    joined_at")
+    for segment, joined in rows:
+        click.echo(f"{segment:>{width}}  {joined.isoformat(sep=' ')}")
 
 
 def register(group: click.Group) -> None:

@@ -22,18 +22,18 @@ def init(ctx: Context) -> None:
 @pass_context
 def info(ctx: Context, as_json: bool) -> None:
     """Table sizes, the events' date range and events per metric."""
-    summary = ctx.workspace(read_only=True).info()
+    summary = ctx.workspace(read_only=True).summary()
     if as_json:
-        out = dict(summary)
-        if "metrics" in out:
-            out["metrics"] = out["metrics"].to_dict(orient="records")
-        click.echo(json.dumps(out, default=str, indent=2))
+        click.echo(json.dumps(summary, default=str, indent=2))
         return
     for name, rows in summary["tables"].items():
         click.echo(f"{name:<10} {rows:>12,} rows")
     if "first_event" in summary:
         click.echo(f"events from {summary['first_event']:%Y-%m-%d} to {summary['last_event']:%Y-%m-%d}")
-        click.echo(summary["metrics"].to_string(index=False))
+        width = max(len("metric"), *(len(m["metric"]) for m in summary["metrics"]))
+        click.echo(f"{'metric':<{width}}  {'events':>12}  {'profiles':>10}")
+        for m in summary["metrics"]:
+            click.echo(f"{m['metric']:<{width}}  {m['events']:>12,}  {m['profiles']:>10,}")
     click.echo(f"merges: {summary.get('merges', 0):,}   quarantined rows: {summary.get('quarantined', 0):,}")
 
 

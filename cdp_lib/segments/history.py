@@ -128,14 +128,10 @@ def segments_for(ws: Workspace, profile_id_or_email: str) -> pd.DataFrame:
     if ws.is_duckdb:
         # Storage edge: one bound-parameter point query on the sorted tables, no Ibis compile
         # and no catalog listing (each costs milliseconds).
-        if "@" in key:
-            sql = ("SELECT c.segment, c.joined_at FROM segment_current c WHERE c.profile_id IN "
-                   "(SELECT profile_id FROM segment_current_emails WHERE email_key = ?) ORDER BY c.segment")
-            key = key.lower()
-        else:
-            sql = "SELECT segment, joined_at FROM segment_current WHERE profile_id = ? ORDER BY segment"
+        from cdp_lib.membership import segment_rows
+
         try:
-            rows = ws.duckdb.execute(sql, [key]).fetchall()
+            rows = segment_rows(ws.duckdb, key)
         except Exception:  # duckdb.CatalogException: no refresh yet
             _need(ws, "segment_current")
             _need(ws, "segment_current_emails")
