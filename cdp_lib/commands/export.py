@@ -30,7 +30,7 @@ def export_lake_command(ctx: Context, directory: str, tables: tuple[str, ...], f
     """
     from cdp_lib.lake import export_lake
 
-    result = export_lake(ctx.workspace(read_only=True), directory, tables=list(tables) or None,
+    result = export_lake(ctx.duckdb_workspace(read_only=True), directory, tables=list(tables) or None,
                          incremental=not full)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
