@@ -15,7 +15,7 @@ import click
 
 from cdp_lib import commands
 from cdp_lib.errors import CdpError
-from cdp_lib.commands._base import Context
+from cdp_lib.commands._base import ENGINES, Context
 from cdp_lib.workspace import DEFAULT_PATH
 
 
@@ -29,11 +29,18 @@ from cdp_lib.workspace import DEFAULT_PATH
     envvar="CDP_DB",
     help="Workspace database file (env CDP_DB).",
 )
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, envvar="CDP_ENGINE",
+              help="Where analyses run: the DuckDB file, or Spark over a lake folder (env CDP_ENGINE).")
+@click.option("--lake", metavar="DIR", envvar="CDP_LAKE",
+              help="Lake folder written by 'cdp export lake', read by --engine spark (env CDP_LAKE).")
+@click.option("--spark-master", "spark_master", metavar="URL", envvar="SPARK_MASTER",
+              help="Spark master for --engine spark, e.g. local[4] or spark://host:7077 (env SPARK_MASTER). "
+                   "Default: the session spark-submit configured, else local[*].")
 @click.version_option(package_name="cdp-workbench")
 @click.pass_context
-def cli(ctx: click.Context, db: str) -> None:
+def cli(ctx: click.Context, db: str, engine: str, lake: str | None, spark_master: str | None) -> None:
     """Customer-data intelligence workbench: ingest, RFM, CLV, segments, funnels, cohorts."""
-    ctx.obj = Context(db)
+    ctx.obj = Context(db, engine=engine, lake=lake, spark_master=spark_master)
     ctx.call_on_close(ctx.obj.close)
 
 

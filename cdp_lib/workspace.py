@@ -63,6 +63,7 @@ class Workspace:
             ) from None
         self._con = None
         self.backend_name = "duckdb"
+        self.lake = None
         # Dates, days and periods are UTC everywhere in the workbench; no implicit scans of
         # Python variables as tables (what Ibis sets on its own connections too).
         self._raw.execute("SET TimeZone = 'UTC'")
@@ -79,6 +80,28 @@ class Workspace:
         ws._con = con
         ws._raw = con.con if con.name == "duckdb" else None
         ws.backend_name = con.name
+        ws.lake = None
+        return ws
+
+    @classmethod
+    def from_spark(cls, lake: str | os.PathLike, session=None, master: str | None = None) -> "Workspace":
+        """A workspace on Spark over a lake folder written by `cdp export lake`.
+
+        `session` is an existing SparkSession (a cluster notebook, `spark-submit`); without one the
+        active session is used, else a new one on `master` (else ``$SPARK_MASTER``, else
+        ``local[*]``). Every lake table becomes a temporary view; results the analyses store
+        (`write_table`) are written back to the lake as Parquet. See docs/engines.md.
+        """
+        from cdp_lib.lake import spark as lake_spark  # storage edge; imports pyspark lazily
+
+        session = lake_spark.configure(session) if session is not None else lake_spark.spark_session(master)
+        lake_spark.register_views(session, lake)
+        import ibis
+
+        ws = cls.from_ibis(ibis.pyspark.connect(session))
+        ws.path = None
+        ws.lake = Path(lake)
+        ws.spark = session
         return ws
 
     @property
@@ -98,6 +121,10 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
+        if self.lake is not None:
+            # A Spark session is shared by the whole process (and may be the caller's own):
+            # closing the workspace leaves it running; it ends with the process or `spark.stop()`.
+            return
         target = self._con if self._con is not None else self._raw
         disconnect = getattr(target, "disconnect", None) or getattr(target, "close", None)
         if disconnect is not None:
@@ -142,12 +169,19 @@ class Workspace:
     def table(self, name: str) -> ir.Table:
         """An Ibis table by name, with a message naming the command that creates it."""
         try:
-            return self.con.table(name)
+            t = self.con.table(name)
         except Exception:
             raise WorkspaceError(
-                f"table {name!r} is not in workspace {self.path or self.backend_name}; "
+                f"table {name!r} is not in workspace {self.path or self.lake or self.backend_name}; "
                 "load data with 'cdp ingest' (or 'make demo') first"
             ) from None
+        if self.backend_name == "pyspark":
+            # Spark's TIMESTAMP is an instant but Ibis types it tz-naive; every time in the
+            # workbench is UTC, so say so (a no-op cast in Spark SQL) and compare tz-aware.
+            naive = {c: "timestamp('UTC')" for c, typ in t.schema().items() if typ.is_timestamp() and typ.timezone is None}
+            if naive:
+                t = t.cast(naive)
+        return t
 
     @property
     def profiles(self) -> ir.Table:
@@ -169,10 +203,34 @@ class Workspace:
         """Store an analysis result (`mode` 'replace' or 'append'), on any Ibis backend."""
         if mode not in {"replace", "append"}:
             raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+        if self.lake is not None:
+            self._write_lake(name, data, mode)
+            return
         if mode == "append" and self.has_table(name):
             self.con.insert(name, data)
         else:
             self.con.create_table(name, data, overwrite=True)
+
+    def _write_lake(self, name: str, data: pd.DataFrame | ir.Table, mode: str) -> None:
+        """Store a result in the lake (Spark): Parquet files, manifest, view re-pointed."""
+        import pandas as pd
+
+        from cdp_lib.lake import spark as lake_spark
+
+        view = None
+        if isinstance(data, pd.DataFrame):
+            frame = self.spark.createDataFrame(data) if len(data.columns) else None
+            if frame is None:
+                raise ValueError(f"cannot store {name!r}: the frame has no columns")
+        else:
+            view = f"_cdp_write_{name}"
+            self.con.create_view(view, data, overwrite=True)
+            frame = self.spark.table(view)
+        try:
+            lake_spark.write_back(self.spark, self.lake, name, frame, mode)
+        finally:
+            if view is not None:
+                self.spark.catalog.dropTempView(view)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -6,23 +6,55 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cdp_lib.errors import InputError
+
 if TYPE_CHECKING:
     from cdp_lib.workspace import Workspace
 
+ENGINES = ("duckdb", "spark")
+
 
 class Context:
-    """Carries the global options to subcommands and opens the workspace on demand."""
+    """Carries the global options to subcommands and opens the workspace on demand.
 
-    def __init__(self, db: str):
+    `engine` 'duckdb' opens the `db` file; 'spark' opens a Spark session over the `lake` folder
+    (on `spark_master`, else $SPARK_MASTER, else local[*]).
+    """
+
+    def __init__(self, db: str, engine: str = "duckdb", lake: str | None = None, spark_master: str | None = None):
         self.db = db
+        self.engine = engine
+        self.lake = lake
+        self.spark_master = spark_master
         self._ws: Workspace | None = None
 
     def workspace(self, read_only: bool = False) -> Workspace:
         if self._ws is None:
             from cdp_lib.workspace import Workspace
 
-            self._ws = Workspace(self.db, read_only=read_only)
+            self.check_engine()
+            if self.engine == "spark":
+                self._ws = Workspace.from_spark(self.lake, master=self.spark_master)
+            else:
+                self._ws = Workspace(self.db, read_only=read_only)
         return self._ws
+
+    def check_engine(self) -> None:
+        """Refuse an engine without its storage before anything is computed."""
+        if self.engine == "spark" and not self.lake:
+            raise InputError("--engine spark reads a lake folder: give --lake DIR (env CDP_LAKE); "
+                             "write one with 'cdp export lake DIR'")
+        if self.engine == "duckdb" and self.lake:
+            raise InputError(f"--lake {self.lake} is read by --engine spark; add --engine spark (env CDP_ENGINE) "
+                             "or drop --lake to use the DuckDB workspace")
+
+    def duckdb_workspace(self, read_only: bool = False) -> Workspace:
+        """The DuckDB workspace file whatever the engine (commands that read or write it directly)."""
+        if self.engine == "duckdb":
+            return self.workspace(read_only)
+        from cdp_lib.workspace import Workspace
+
+        return Workspace(self.db, read_only=read_only)
 
     def close(self) -> None:
         if self._ws is not None:
