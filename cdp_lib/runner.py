@@ -64,15 +64,22 @@ class Parameter:
 
 
 def find_notebook(notebook: str | os.PathLike) -> Path:
-    """Resolve `rfm`, `rfm.ipynb` or a path to an existing notebook file."""
+    """Resolve `rfm`, `rfm.ipynb` or a path to an existing notebook file.
+
+    A name is looked up in the current folder, then in `notebooks/` of the project folder
+    (`cdp_lib.project`), so `cdp run rfm` works from any folder inside the project.
+    """
+    from cdp_lib.project import project_root
+
     path = Path(notebook)
-    candidates = [path, path.with_suffix(".ipynb"), Path(NOTEBOOK_DIR) / path, Path(NOTEBOOK_DIR) / path.with_suffix(".ipynb")]
+    folder = project_root() / NOTEBOOK_DIR
+    candidates = [path, path.with_suffix(".ipynb"), folder / path, folder / path.with_suffix(".ipynb")]
     for cand in candidates:
         if cand.is_file():
             return cand
-    known = sorted(p.stem for p in Path(NOTEBOOK_DIR).glob("*.ipynb")) if Path(NOTEBOOK_DIR).is_dir() else []
-    hint = f"; notebooks in {NOTEBOOK_DIR}/: {', '.join(known)}" if known else ""
-    raise InputError(f"notebook {notebook!s} not found (looked for {', '.join(map(str, candidates[:2]))}){hint}")
+    known = sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    hint = f"; notebooks there: {', '.join(known)}" if known else "; that folder holds no notebooks"
+    raise InputError(f"notebook {notebook!s} not found (looked in the current folder and in {folder}){hint}")
 
 
 def _parameters_cell(nb: nbformat.NotebookNode) -> tuple[int, str] | None:
@@ -352,8 +359,13 @@ def absolutise_paths(values: dict, declared: list[Parameter], base: Path) -> dic
         value = out.get(param.name, param.default)
         if not isinstance(value, str) or not value or Path(value).is_absolute() or value in {".", ".."}:
             continue
+        if param.name == "db":  # the workspace: from the project folder holding `base`
+            from cdp_lib.project import project_root
+
+            out[param.name] = str((project_root(base) / value).resolve())
+            continue
         candidate = base / value
-        if param.name == "db" or (("/" in value or "." in value) and candidate.exists()):
+        if ("/" in value or "." in value) and candidate.exists():
             out[param.name] = str(candidate.resolve())
     return out
 

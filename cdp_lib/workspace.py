@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from cdp_lib import schema
 from cdp_lib.errors import WorkspaceError
+from cdp_lib.project import resolve_path
 
 if TYPE_CHECKING:  # Ibis and pandas load on first use: `cdp --help`/`info`/`lookup` need neither.
     import ibis
@@ -40,7 +41,10 @@ class Workspace:
     """
 
     def __init__(self, path: str | os.PathLike = DEFAULT_PATH, read_only: bool = False):
-        self.path = Path(path)
+        in_memory = str(path).startswith((":memory:", "md:", "motherduck:"))
+        # A relative path is taken from the project folder, whatever folder a notebook kernel
+        # or command starts in (cdp_lib.project).
+        self.path = Path(path) if in_memory else resolve_path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise WorkspaceError(
@@ -52,8 +56,7 @@ class Workspace:
         import duckdb
 
         try:
-            target = str(path) if str(path).startswith((":memory:", "md:", "motherduck:")) else str(self.path.absolute())
-            self._raw = duckdb.connect(target, read_only=read_only)
+            self._raw = duckdb.connect(str(path) if in_memory else str(self.path), read_only=read_only)
         except Exception as exc:  # duckdb.IOException on a held lock, among others
             first = str(exc).splitlines()[0]
             raise WorkspaceError(

@@ -41,8 +41,11 @@ table.cdp-table th:first-child, table.cdp-table td:first-child {text-align:left;
 
 
 def resolve_db(db: str | os.PathLike | None) -> str:
-    """The workspace file: `db`, else `$CDP_DB` (set by `cdp app`), else `data/cdp.duckdb`."""
-    return str(db or os.environ.get("CDP_DB") or DEFAULT_PATH)
+    """The workspace file: `db`, else `$CDP_DB` (set by `cdp app`), else `data/cdp.duckdb`;
+    a relative path is taken from the project folder (`cdp_lib.project`)."""
+    from cdp_lib.project import resolve_path
+
+    return str(resolve_path(db or os.environ.get("CDP_DB") or DEFAULT_PATH))
 
 
 def fmt(value: Any, decimals: int = 0) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 from typing import Any
 
 import ipywidgets as widgets
@@ -11,7 +10,7 @@ import ipywidgets as widgets
 from cdp_lib.apps.base import App, table_html
 from cdp_lib.errors import InputError
 from cdp_lib.segments import count_members, members_table, save_definition
-from cdp_lib.segments.library import DEFAULT_FOLDER
+from cdp_lib.segments.library import default_folder
 from cdp_lib.workspace import Workspace
 
 NONE = "—"
@@ -104,10 +103,10 @@ class SegmentBuilderApp(App):
     title = "Segment builder"
 
     def __init__(self, db=None, workspace=None, folder: str | None = None):
-        """`folder` defaults to `parameters/segments/` of `$CDP_PROJECT_DIR` (set by `cdp app`) or
-        of the current folder."""
+        """`folder` defaults to `parameters/segments/` of the project folder (`$CDP_PROJECT_DIR`,
+        set by `cdp app`, else the project holding the current folder; see `cdp_lib.project`)."""
         super().__init__(db, workspace)
-        self.folder = folder or os.path.join(os.environ.get("CDP_PROJECT_DIR", "."), DEFAULT_FOLDER)
+        self.folder = folder or default_folder()
         ws = self.ws
         metrics = sorted(ws.events.select("metric").distinct().execute()["metric"].dropna().tolist())
         props = [c for c in ws.profiles.columns if c != "profile_id"]

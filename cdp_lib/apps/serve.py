@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -64,3 +65,58 @@ def voila_env(db: str | os.PathLike) -> dict[str, str]:
     """Environment for the Voila server: its kernels (which run in `notebooks/apps/`) find the
     workspace through `CDP_DB` and the project folder (for `parameters/`) through `CDP_PROJECT_DIR`."""
     return {**os.environ, "CDP_DB": str(Path(db).resolve()), "CDP_PROJECT_DIR": str(Path.cwd())}
+
+
+def run_server(cmd: list[str], env: dict[str, str], grace_seconds: float = 10.0) -> int:
+    """Run the Voila server until it exits or this process gets SIGTERM/SIGINT/SIGHUP.
+
+    The server and its kernels run in a process group of their own; a signal to this process is
+    passed to the whole group, and the call returns only once the group is gone (SIGKILL after
+    `grace_seconds`), so stopping `cdp app` never leaves Voila, a kernel or the port behind.
+    """
+    import signal
+    import subprocess
+    import time
+
+    child = subprocess.Popen(cmd, env=env, start_new_session=True)
+    stopped_at: list[tuple[int, float]] = []
+
+    def forward(signum, _frame) -> None:
+        if not stopped_at:
+            stopped_at.append((signum, time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        while (code := child.poll()) is None:
+            if stopped_at and time.monotonic() - stopped_at[0][1] > grace_seconds:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+            time.sleep(0.2)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        # Kernels that outlived the server (they share its group) go with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGTERM)
+        _wait_group_gone(child.pid, grace_seconds)
+    return 128 + stopped_at[0][0] if stopped_at else code
+
+
+def _wait_group_gone(pgid: int, seconds: float) -> None:
+    """Wait until no process of group `pgid` is left; SIGKILL the rest after `seconds`."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            return
+        time.sleep(0.1)

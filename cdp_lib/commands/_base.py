@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cdp_lib.errors import InputError
+from cdp_lib.project import resolve_path
 
 if TYPE_CHECKING:
     from cdp_lib.workspace import Workspace
@@ -22,7 +23,8 @@ class Context:
     """
 
     def __init__(self, db: str, engine: str = "duckdb", lake: str | None = None, spark_master: str | None = None):
-        self.db = db
+        # Absolute from here on: snapshots, runs and apps all refer to the same file.
+        self.db = str(resolve_path(db))
         self.engine = engine
         self.lake = lake
         self.spark_master = spark_master

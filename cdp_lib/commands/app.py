@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import click
 
-from cdp_lib.apps.serve import APPS, voila_command, voila_env
+from cdp_lib.apps.serve import APPS, run_server, voila_command, voila_env
 from cdp_lib.commands._base import Context, pass_context
 
 
@@ -27,7 +25,8 @@ def app(ctx: Context, name: str, host: str, port: int, token: str | None, prehea
         click.echo(f"publishing a read-only snapshot of {ctx.db} for the app", err=True)
         publish(ctx.db)
     click.echo(f"serving {name} on http://{host}:{port}/" + (f"?token={token}" if token else ""), err=True)
-    raise SystemExit(subprocess.call(voila_command(name, host, port, token, preheat), env=voila_env(ctx.db)))
+    # SIGTERM/Ctrl-C stop Voila and its kernels before this process exits.
+    raise SystemExit(run_server(voila_command(name, host, port, token, preheat), voila_env(ctx.db)))
 
 
 @click.command("publish")

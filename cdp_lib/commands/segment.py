@@ -16,9 +16,9 @@ AS_OF_OPTION = click.option("--as-of", "as_of", default=None, help="Evaluate as 
 
 
 def _folder(folder: str | None) -> str:
-    from cdp_lib.segments import DEFAULT_FOLDER
+    from cdp_lib.segments.library import default_folder
 
-    return folder or DEFAULT_FOLDER
+    return folder or default_folder()
 
 
 def _echo_frame(df) -> None:

@@ -12,8 +12,19 @@ import yaml
 from cdp_lib.errors import InputError
 from cdp_lib.segments.definition import SegmentDefinition, load_definition, suggest
 
-# Repository checkout layout: <root>/cdp_lib/segments/library.py and <root>/parameters/segments/.
-DEFAULT_FOLDER = str(Path(__file__).resolve().parents[2] / "parameters" / "segments")
+
+
+def default_folder() -> str:
+    """`parameters/segments/` of the project folder (`cdp_lib.project`): where definitions are
+    read from and saved to unless a folder is given."""
+    from cdp_lib.project import project_root
+
+    return str(project_root() / "parameters" / "segments")
+
+
+# The default folder as found when the library was first imported (kept for callers that name
+# it); commands and apps call `default_folder()` so that they follow the project.
+DEFAULT_FOLDER = default_folder()
 
 
 def load_library(folder: str | os.PathLike = DEFAULT_FOLDER, missing_ok: bool = False) -> dict[str, SegmentDefinition]:
