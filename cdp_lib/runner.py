@@ -13,8 +13,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import difflib
-import importlib
-import importlib.util
 import io
 import json
 import logging
@@ -518,6 +516,7 @@ def run_notebook(
     not an exception here: the result has `status == "failed"` and `error` set, and the
     executed notebook carries papermill's banner at the failing cell.
     """
+    wall_started, started = time.monotonic(), _utcnow()
     import papermill
 
     path, declared, injected, given = prepare(notebook, parameters, parameters_file, text_parameters, default_db)
@@ -526,7 +525,6 @@ def run_notebook(
     reports_dir = Path(reports_dir)
     run_dir = reports_dir / name / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    started = _utcnow()
     record = {
         "run_id": run_id,
         "notebook": name,
@@ -564,16 +562,19 @@ def run_notebook(
             cwd=str(run_dir),
             progress_bar=False,
             log_output=log_output,
+            # The kernel's own log (its "running over TCP" warning, interrupt messages at
+            # shutdown) is noise on a report run's console; cell errors reach the notebook anyway.
+            extra_arguments=[] if log_output else ["--IPKernelApp.log_level=CRITICAL"],
         )
     except Exception as exc:  # PapermillExecutionError, a dead kernel, ...: the run failed
         error = _error_summary(exc)
     finally:
         papermill_log.removeFilter(quiet)
-    record["duration_seconds"] = round(time.monotonic() - t0, 3)
-    record["finished_at"] = _utcnow().isoformat()
+    timings = {"execute": round(time.monotonic() - t0, 3)}
     record["status"] = "failed" if error else "succeeded"
     record["error"] = error
     record.pop("pid", None)
+    t1 = time.monotonic()
     if ipynb.exists():
         try:
             export_html(ipynb, run_dir / f"{name}.html", title=f"{name} {run_id}")
@@ -583,8 +584,15 @@ def run_notebook(
     else:
         record["html"] = record["ipynb"] = None
     record["outputs"] = list_outputs(run_dir, name)
+    timings["export_html"] = round(time.monotonic() - t1, 3)
     if record["status"] == "succeeded":
+        t2 = time.monotonic()
         record["snapshot"] = publish_snapshot(injected.get("db"), changed=_file_state(injected.get("db")) != db_before)
+        timings["snapshot"] = round(time.monotonic() - t2, 3)
+    # The whole run as the person waits for it (imports, checks, kernel, export, snapshot).
+    record["duration_seconds"] = round(time.monotonic() - wall_started, 3)
+    record["timings"] = timings
+    record["finished_at"] = _utcnow().isoformat()
     _write_json(run_dir / "run.json", record)
     _refresh_index(reports_dir)
     return RunResult(run_id, name, run_dir, record["status"], error, record)
@@ -650,19 +658,19 @@ def _file_state(db: str | None) -> tuple | None:
 
 
 def publish_snapshot(db: str | None, changed: bool = True) -> dict | None:
-    """Publish the workspace for apps (`cdp_lib.snapshots`, when installed); report what happened.
+    """Refresh the apps' read-only snapshot when it is stale; report what happened.
 
-    A copy is made when the run changed the workspace file, or when nothing is published yet;
-    read-only reports leave the current snapshot alone (a copy of a large workspace is costly).
+    A copy is made only when apps read this workspace (a snapshot exists) and the run changed the
+    workspace file. Nothing is copied before any app opened the workspace: apps publish on first
+    open (`cdp app`, `snapshots.open_published`). A copy of a large workspace is costly.
     """
-    if not db or importlib.util.find_spec("cdp_lib.snapshots") is None:
+    from cdp_lib.snapshots import current_snapshot, publish
+
+    if not db or not Path(db).is_file():
         return None
-    snapshots = importlib.import_module("cdp_lib.snapshots")
-    publish = getattr(snapshots, "publish", None)
-    if publish is None or not Path(db).is_file():
-        return None
-    current = getattr(snapshots, "current_snapshot", None)
-    if not changed and current is not None and current(db) is not None:
+    if current_snapshot(db) is None:
+        return {"published": False, "reason": "no app reads this workspace yet; apps publish on first open"}
+    if not changed:
         return {"published": False, "reason": "workspace unchanged by this run"}
     try:
         result = publish(db)

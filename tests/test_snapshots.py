@@ -179,3 +179,16 @@ def test_prune_skips_a_copy_open_in_another_process(db):
         reader.wait(timeout=30)
     assert first in prune(db, keep=1)
     assert not first.exists()
+
+
+def test_report_runs_publish_only_a_stale_snapshot_that_apps_read(db):
+    from cdp_lib.runner import publish_snapshot
+
+    # No app has opened the workspace: a report run copies nothing (apps publish on first open).
+    assert publish_snapshot(str(db), changed=True)["published"] is False
+    assert snapshots(db) == []
+    first = publish(db)
+    assert publish_snapshot(str(db), changed=False) == {"published": False, "reason": "workspace unchanged by this run"}
+    assert snapshots(db) == [first]
+    assert publish_snapshot(str(db), changed=True)["published"] is True
+    assert len(snapshots(db)) == 2
