@@ -24,8 +24,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -68,6 +66,8 @@ class Settings:
     log_file: str | None = None  # default: <state_dir>/scheduler.log
     webhook_url: str | None = None
     webhook_timeout_seconds: float = 10.0
+    webhook_secret_env: str | None = "CDP_WEBHOOK_SECRET"  # signs the failure webhook (docs/activation.md)
+    webhook_secret_file: str | None = None
     poll_seconds: float = 30.0
     retry_backoff_seconds: float = 60.0
 
@@ -402,18 +402,22 @@ def _report_path(run_dir: Path) -> str | None:
 
 
 # -- notification ------------------------------------------------------------------------------------
-def notify_webhook(url: str, payload: dict, timeout: float = 10.0) -> bool:
-    """POST `payload` as JSON; failures are logged, never raised (a dead hook must not stop jobs)."""
-    body = json.dumps(payload, default=str).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            ok = 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        log.warning("webhook %s failed: %s", url, exc)
-        return False
+def notify_webhook(url: str, payload: dict, timeout: float = 10.0, *, secret_env: str | None = "CDP_WEBHOOK_SECRET",
+                   secret_file: str | None = None, db: str | os.PathLike | None = None,
+                   state_dir: str | os.PathLike | None = None) -> bool:
+    """POST `payload` as JSON through the activation outbox: signed, retried, never lost.
+
+    Signed with the secret in `$secret_env` (or `secret_file`) like every activation webhook
+    (docs/activation.md); a few attempts are made now, and a notification still undelivered stays
+    pending for `cdp activation run|retry`. Failures are logged, never raised (a dead hook must
+    not stop jobs). Returns whether the POST was acknowledged with a 2xx.
+    """
+    from cdp_lib.activation.notify import notify
+
+    ok, error = notify(url, payload, timeout=timeout, secret_env=secret_env, secret_file=secret_file,
+                       db=db, state_dir=state_dir, source="scheduler")
     if not ok:
-        log.warning("webhook %s answered %s", url, response.status)
+        log.warning("webhook %s failed: %s", url, error)
     return ok
 
 
@@ -538,7 +542,9 @@ class Scheduler:
             "attempts": result.attempts,
             "slot": result.slot.isoformat() if result.slot else None,
         }
-        notify_webhook(url, payload, timeout=self.settings.webhook_timeout_seconds)
+        notify_webhook(url, payload, timeout=self.settings.webhook_timeout_seconds,
+                       secret_env=self.settings.webhook_secret_env, secret_file=self.settings.webhook_secret_file,
+                       db=self.db, state_dir=self.settings.state_path)
 
     # the long-running loop
     def seconds_until_next(self, now: dt.datetime) -> float:
