@@ -271,12 +271,8 @@ class Outbox:
 
 
 @contextlib.contextmanager
-def sender_lock(outbox: Outbox, wait_seconds: float = 0.0) -> Iterator[bool]:
-    """One sender per outbox at a time (an flock, released by the kernel if the sender is killed).
-
-    Yields whether the lock is held; waits up to `wait_seconds` for another sender to finish.
-    """
-    lock_path = outbox.path.with_name(outbox.path.name + ".send.lock")
+def file_lock(lock_path: str | os.PathLike, wait_seconds: float = 0.0) -> Iterator[bool]:
+    """An exclusive flock (released by the kernel if the holder is killed); yields whether held."""
     with open(lock_path, "a+") as fh:
         deadline = time.monotonic() + wait_seconds
         while True:
@@ -292,3 +288,13 @@ def sender_lock(outbox: Outbox, wait_seconds: float = 0.0) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sender_lock(outbox: Outbox, wait_seconds: float = 0.0):
+    """One sender per outbox at a time."""
+    return file_lock(outbox.path.with_name(outbox.path.name + ".send.lock"), wait_seconds)
+
+
+def run_lock(outbox: Outbox, wait_seconds: float = 0.0):
+    """One computing run (triggers and code on events) per workspace at a time."""
+    return file_lock(outbox.path.with_name(outbox.path.name + ".run.lock"), wait_seconds)

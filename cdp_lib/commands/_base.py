@@ -61,6 +61,7 @@ class Context:
     def close(self) -> None:
         if self._ws is not None:
             self._ws.close()
+            self._ws = None
 
 
 pass_context = click.make_pass_decorator(Context)

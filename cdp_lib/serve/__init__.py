@@ -1,0 +1,1 @@
+"""The membership API (`cdp serve`): a profile's segments over HTTP, from the read-only snapshot."""
