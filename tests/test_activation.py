@@ -439,7 +439,12 @@ def test_missing_secret_keeps_deliveries_pending_and_never_shows_a_value(ws, tmp
     set_members(ws, "VIP", ["a"], "2025-06-01T23:59:59")
     outbox = Outbox(tmp_path / "outbox.sqlite")
     monkeypatch.delenv("CDP_TEST_SECRET", raising=False)
+    with pytest.raises(InputError, match=r"In_VIP.yaml: webhook secret: environment variable CDP_TEST_SECRET is not set"):
+        enqueue_due(ws, load_triggers(folder), outbox)  # refused before anything is stored
+    assert outbox.status() == []
+    monkeypatch.setenv("CDP_TEST_SECRET", SECRET)
     enqueue_due(ws, load_triggers(folder), outbox)
+    monkeypatch.delenv("CDP_TEST_SECRET")  # gone by the time of sending: kept pending, not dropped
     s = deliver_pending(outbox, max_wait_seconds=0)
     assert s.pending == 1 and receiver.requests == []
     assert "CDP_TEST_SECRET is not set" in outbox.attempts(limit=1)[0]["error"]
@@ -528,3 +533,45 @@ def test_scheduler_failure_webhook_is_signed_and_queued_when_down(tmp_path, monk
     assert not sched.notify_webhook(r.url, {"event": "job_failed", "job": "y"}, timeout=1, db=db)
     pending = Outbox.for_workspace(db).deliveries(status="pending")
     assert [json.loads(p["body"])["job"] for p in pending] == ["y"]
+
+
+# -- end to end, as the README tells it ------------------------------------------------------------------
+@pytest.mark.slow
+def test_readme_flow_refresh_then_entered_at_risk_posted_signed(demo_ws, tmp_path, env_secret, receiver, capsys):
+    db = str(demo_ws.path)
+    demo_ws.close()
+    assert main(["--db", db, "rfm", "--as-of", "2025-06-30", "--out", str(tmp_path / "rfm.csv")]) == 0
+    segments = tmp_path / "segments"  # the shipped definition alone (the others need 'cdp clv' too)
+    segments.mkdir()
+    shipped = Path(__file__).resolve().parents[1] / "parameters" / "segments" / "at_risk_or_needs_attention.yaml"
+    (segments / "at_risk.yaml").write_text(shipped.read_text())
+    assert main(["--db", db, "segment", "refresh", "--as-of", "2025-06-30", "--folder", str(segments)]) == 0
+    folder = tmp_path / "triggers"
+    write_trigger(folder, "Entered at risk", "{segment: At Risk or Needs Attention, change: entered}", hook(receiver.url))
+    capsys.readouterr()
+    assert main(["--db", db, "activation", "run", "--triggers", str(folder), "--code", str(tmp_path / "none")]) == 0
+    out = capsys.readouterr().out
+    # Reference: the RFM groups file written by `cdp rfm`, filtered with plain pandas.
+    rfm = pd.read_csv(tmp_path / "rfm.csv", dtype={"profile_id": str})
+    expected = sorted(rfm.loc[rfm["rfm_group"].isin(["At Risk", "Needs Attention"]), "profile_id"])
+    assert expected and receiver.profiles() == expected
+    assert all(r["verified"] for r in receiver.requests) and "delivered" in out
+    # Running again without a new refresh sends nothing more.
+    assert main(["--db", db, "activation", "run", "--triggers", str(folder), "--code", str(tmp_path / "none")]) == 0
+    assert receiver.profiles() == expected
+
+
+@pytest.mark.notebook
+def test_activation_notebook_runs_under_cdp_run(ws, tmp_path, env_secret, receiver):
+    folder = tmp_path / "triggers"
+    write_trigger(folder, "In VIP", "{segment: VIP}", hook(receiver.url))
+    set_members(ws, "VIP", ["a", "b"], "2025-06-01T23:59:59")
+    db = str(ws.path)
+    ws.close()
+    (tmp_path / "p.yaml").write_text(f"triggers: {folder}\ncode: {tmp_path / 'none'}\nmax_wait_seconds: 5\n")
+    code = main(["--db", db, "run", "activation", "-f", str(tmp_path / "p.yaml"), "--reports-dir", str(tmp_path / "reports")])
+    assert code == 0
+    assert receiver.profiles() == ["a", "b"]
+    run_dir = next((tmp_path / "reports" / "activation").iterdir())
+    status = pd.read_csv(run_dir / "outbox_status.csv")
+    assert status[["trigger", "status", "items"]].values.tolist() == [["In VIP", "delivered", 2]]

@@ -84,5 +84,59 @@ def enqueue_due(ws: Workspace, triggers: Iterable[TriggerParams] | str | os.Path
     library = load_library(missing_ok=True)
     for t in triggers:  # everything checked before anything is stored
         check_trigger(ws, t, library)
+        if t.destination_kind == "webhook":
+            from cdp_lib.activation.deliver import read_secret
+            from cdp_lib.errors import InputError
+
+            try:
+                read_secret(t.destination)
+            except InputError as exc:
+                raise InputError(f"{t.source}: {exc}") from None
     run_id = run_id or new_run_id()
     return [enqueue_trigger(ws, t, outbox, run_id, library) for t in triggers]
+
+
+@dataclasses.dataclass
+class ActivationParams:
+    """Parameters of one activation run (CLI options, notebook parameters)."""
+
+    triggers: str = DEFAULT_FOLDER
+    code: str = "parameters/code"
+    max_wait_seconds: float = 60.0
+    send: bool = True
+
+    def __post_init__(self) -> None:
+        from cdp_lib.errors import InputError
+
+        w = self.max_wait_seconds
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 86400:
+            raise InputError(f"max_wait_seconds must be a number of seconds in [0, 86400], got {w!r}")
+
+
+def run_activation(db: str | os.PathLike, params: ActivationParams | None = None) -> dict:
+    """Everything `cdp activation run` does: validate triggers and handlers, enqueue what the
+    triggers have to send, run the handlers, then send the outbox. Returns a summary dict.
+
+    The workspace is open only while triggers are computed and while handler outcomes are
+    written; sending never holds it.
+    """
+    from cdp_lib.activation.code import load_handlers, run_handlers
+    from cdp_lib.activation.deliver import deliver_pending
+    from cdp_lib.activation.store import run_lock
+    from cdp_lib.errors import WorkspaceError
+
+    params = params or ActivationParams()
+    triggers = [t for t in load_triggers(params.triggers) if t.enabled]
+    load_handlers(params.code)  # every file checked before anything runs
+    outbox = Outbox.for_workspace(db)
+    with run_lock(outbox) as held:
+        if not held:
+            raise WorkspaceError("another 'cdp activation run' is computing for this workspace; wait for it to finish")
+        results: list[TriggerResult] = []
+        if triggers:
+            with Workspace(db) as ws:
+                results = enqueue_due(ws, triggers, outbox)
+        handlers = run_handlers(db, params.code, outbox)
+    sent = deliver_pending(outbox, max_wait_seconds=params.max_wait_seconds) if params.send else None
+    return {"triggers": [r.as_dict() for r in results], "handlers": [h.as_dict() for h in handlers],
+            "sent": sent.as_dict() if sent else None}

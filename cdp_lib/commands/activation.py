@@ -32,35 +32,22 @@ def activation() -> None:
 @pass_context
 def run(ctx: Context, triggers_dir: str, code_dir: str, max_wait_seconds: float, no_send: bool, as_json: bool) -> None:
     """Compute what every trigger has to send, store it in the outbox, run handlers, send."""
-    from cdp_lib.activation.code import load_handlers, run_handlers
-    from cdp_lib.activation.deliver import deliver_pending
-    from cdp_lib.activation.run import enqueue_due
-    from cdp_lib.activation.store import run_lock
-    from cdp_lib.activation.triggers import load_triggers
-    from cdp_lib.errors import WorkspaceError
+    from cdp_lib.activation.run import ActivationParams, run_activation
 
-    triggers = load_triggers(triggers_dir)
-    load_handlers(code_dir)  # validate handler files before anything runs
-    outbox = _outbox(ctx)
-    with run_lock(outbox) as held:
-        if not held:
-            raise WorkspaceError("another 'cdp activation run' is computing for this workspace; wait for it to finish")
-        results = enqueue_due(ctx.workspace(), triggers, outbox) if triggers else []
-        ctx.close()  # the workspace is not needed while handlers run or while sending
-        handlers = run_handlers(ctx.db, code_dir, outbox)
-    sent = deliver_pending(outbox, max_wait_seconds=max_wait_seconds) if not no_send else None
-    summary = {"triggers": [r.as_dict() for r in results], "handlers": [h.as_dict() for h in handlers],
-               "sent": sent.as_dict() if sent else None}
+    ctx.close()  # run_activation opens the workspace only while it needs it
+    summary = run_activation(ctx.db, ActivationParams(triggers_dir, code_dir, max_wait_seconds, not no_send))
     if as_json:
         click.echo(json.dumps(summary))
         return
-    for r in results:
-        click.echo(f"trigger {r.trigger!r}: {r.changes} new change(s) in {r.deliveries} delivery(ies)")
-    for h in handlers:
-        click.echo(f"handler {h.handler!r}: {h.events} event(s): {h.done} done, {h.errors} error(s), {h.gave_up} given up")
+    for r in summary["triggers"]:
+        click.echo(f"trigger {r['trigger']!r}: {r['changes']} new change(s) in {r['deliveries']} delivery(ies)")
+    for h in summary["handlers"]:
+        click.echo(f"handler {h['handler']!r}: {h['events']} event(s): {h['done']} done, {h['errors']} error(s), "
+                   f"{h['gave_up']} given up")
+    sent = summary["sent"]
     if sent is not None:
-        busy = " (another sender was running; it sends them)" if sent.busy else ""
-        click.echo(f"sent: {sent.delivered} delivered, {sent.failed} failed, {sent.pending} pending{busy}")
+        busy = " (another sender was running; it sends them)" if sent["busy"] else ""
+        click.echo(f"sent: {sent['delivered']} delivered, {sent['failed']} failed, {sent['pending']} pending{busy}")
 
 
 @activation.command("status")
