@@ -29,27 +29,23 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime as dt
-import json
 import math
 import multiprocessing as mp
 import os
 import re
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from cdp_lib.errors import InputError, WorkspaceError
+from cdp_lib.activation.code_store import due_events, open_workspace, plain as _plain, profiles_of, write_outcomes
+from cdp_lib.errors import InputError
 
 DEFAULT_FOLDER = "parameters/code"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
 WRITE_EVERY = 200
-RUNS_TABLE = "activation_code_runs"
-RUNS = {"handler": "VARCHAR", "event_id": "VARCHAR", "status": "VARCHAR", "attempts": "BIGINT",
-        "last_error": "VARCHAR", "properties": "VARCHAR", "updated_at": "TIMESTAMPTZ"}
 # Identity and bookkeeping columns belong to ingest and identity resolution.
 PROTECTED = {"profile_id", "external_id", "email", "phone", "created_at", "updated_at"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -223,122 +219,6 @@ def check_properties(result: Any) -> dict:
     return out
 
 
-def _sql_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int):
-        return "BIGINT"
-    if isinstance(value, float):
-        return "DOUBLE"
-    return "VARCHAR"
-
-
-def _fits(value: Any, sql_type: str) -> bool:
-    if value is None:
-        return True
-    t = sql_type.upper()
-    if t == "BOOLEAN":
-        return isinstance(value, bool)
-    if t in {"BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT"}:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if t in {"DOUBLE", "FLOAT", "REAL"} or t.startswith("DECIMAL"):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if t == "VARCHAR":
-        return isinstance(value, str)
-    return False
-
-
-# -- reading and writing the workspace (storage edge: DuckDB statements) ---------------------------
-def _open(db: str | os.PathLike, wait_seconds: float):
-    from cdp_lib.workspace import Workspace
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            return Workspace(db)
-        except WorkspaceError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.5)
-
-
-def _due_events(ws, spec: HandlerSpec, since: pd.Timestamp, limit: int | None) -> pd.DataFrame:
-    import ibis
-
-    from cdp_lib import metrics
-
-    ws.duckdb.execute(f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} ("
-                      + ", ".join(f"{c} {t}" for c, t in RUNS.items()) + ")")
-    parts = [metrics.events_for(ws, m) for m in spec.metrics]
-    ev = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-    ev = ev.filter(ev.timestamp >= ibis.literal(since))
-    runs = ws.table(RUNS_TABLE)
-    runs = runs.filter(runs.handler == spec.name).select(_eid=runs.event_id, _status=runs.status, _attempts=runs.attempts)
-    j = ev.left_join(runs, ev.event_id == runs._eid)
-    j = j.filter(j._status.isnull() | ((j._status == "error") & (j._attempts < spec.max_attempts)))
-    j = j.order_by(["timestamp", "event_id"])
-    if limit is not None:
-        j = j.limit(limit)
-    return j.execute()
-
-
-def _profiles(ws, ids: list[str]) -> dict[str, dict]:
-    if not ids:
-        return {}
-    p = ws.profiles
-    df = p.filter(p.profile_id.isin(ids)).execute()
-    return {r["profile_id"]: {k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")}
-
-
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        return value
-    return value.item() if hasattr(value, "item") else value
-
-
-def _write(ws, spec: HandlerSpec, outcomes: list[dict]) -> None:
-    """Store outcomes and set returned properties, all in one transaction."""
-    db = ws.duckdb
-    types = {r[0]: r[1] for r in db.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'profiles'").fetchall()}
-    # Values that do not fit the column's type turn the outcome into an error (nothing written).
-    for o in outcomes:
-        for k, v in o["properties"].items():
-            have = types.get(k)
-            if have is None and v is not None:
-                types[k] = _sql_type(v)
-                o.setdefault("_new", []).append(k)
-            elif have is not None and not _fits(v, have):
-                o.update(status="error", error=f"property {k!r} is {have}; handle returned {v!r}", properties={})
-                break
-    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
-    with ws.transaction():
-        added = set()
-        for o in outcomes:
-            for k in o.get("_new", []):
-                if k not in added and o["status"] == "done":
-                    db.execute(f'ALTER TABLE profiles ADD COLUMN IF NOT EXISTS "{k}" {types[k]}')
-                    added.add(k)
-        for o in outcomes:
-            if o["status"] == "done":
-                for k, v in o["properties"].items():
-                    if k in added or k in types:
-                        db.execute(f'UPDATE profiles SET "{k}" = ? WHERE profile_id = ?', [v, o["profile_id"]])
-            db.execute(f"DELETE FROM {RUNS_TABLE} WHERE handler = ? AND event_id = ?", [spec.name, o["event_id"]])
-            db.execute(f"INSERT INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [spec.name, o["event_id"], o["status"], o["attempts"], o.get("error"),
-                        json.dumps(o["properties"], sort_keys=True) if o["status"] == "done" else None, now])
-
-
 @dataclasses.dataclass
 class HandlerResult:
     handler: str
@@ -354,10 +234,10 @@ class HandlerResult:
 def run_handler(db: str | os.PathLike, spec: HandlerSpec, since: pd.Timestamp, limit: int | None = None,
                 wait_seconds: float = 60.0, progress: Callable[[dict], None] | None = None) -> HandlerResult:
     """Run one handler over its due events; see the module docstring for the guarantees."""
-    ws = _open(db, wait_seconds)
+    ws = open_workspace(db, wait_seconds)
     try:
-        due = _due_events(ws, spec, since, limit)
-        profiles = _profiles(ws, sorted(set(due["profile_id"].dropna())))
+        due = due_events(ws, spec.name, spec.metrics, spec.max_attempts, since, limit)
+        profiles = profiles_of(ws, sorted(set(due["profile_id"].dropna())))
     finally:
         ws.close()
     result = HandlerResult(spec.name, events=len(due))
@@ -367,9 +247,9 @@ def run_handler(db: str | os.PathLike, spec: HandlerSpec, since: pd.Timestamp, l
     def flush() -> None:
         if not pending:
             return
-        w = _open(db, wait_seconds)
+        w = open_workspace(db, wait_seconds)
         try:
-            _write(w, spec, pending)
+            write_outcomes(w, spec.name, pending)
         finally:
             w.close()
         for o in pending:
@@ -415,7 +295,7 @@ def run_handlers(db: str | os.PathLike, folder: str | os.PathLike = DEFAULT_FOLD
     if not specs:
         return []
     outbox = outbox or Outbox.for_workspace(db)
-    ws = _open(db, 60.0)
+    ws = open_workspace(db, 60.0)
     try:
         from cdp_lib import metrics
 

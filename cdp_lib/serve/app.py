@@ -26,7 +26,7 @@ from pathlib import Path
 
 import tornado.web
 
-from cdp_lib.serve.store import has_membership, profile_segments, resolve_profile
+from cdp_lib.serve.store import KeyIndex
 from cdp_lib.serve.tokens import TokenStore
 from cdp_lib.snapshots import PublishedReader
 
@@ -73,11 +73,11 @@ class _Base(tornado.web.RequestHandler):
                                1000 * self.request.request_time(), self.token_name)
 
     def workspace(self):
-        ws = self.state.reader.workspace
-        if not has_membership(ws):
+        ws, index = self.state.current()
+        if not index.has_membership:
             raise tornado.web.HTTPError(503, log_message="no segment membership in the published snapshot yet; "
                                         "run 'cdp segment refresh' (and 'cdp publish')")
-        return ws
+        return ws, index
 
 
 class SegmentsHandler(_Base):
@@ -85,11 +85,11 @@ class SegmentsHandler(_Base):
 
     def get(self, raw_key: str) -> None:
         key = urllib.parse.unquote(raw_key)
-        ws = self.workspace()
-        profile_id = resolve_profile(ws, key)
+        ws, index = self.workspace()
+        profile_id = index.resolve(key)
         if profile_id is None:
             raise tornado.web.HTTPError(404, log_message="unknown profile")
-        self.finish({"profile_id": profile_id, "segments": profile_segments(ws, profile_id)})
+        self.finish({"profile_id": profile_id, "segments": index.segments_of(profile_id)})
 
 
 class BatchHandler(_Base):
@@ -105,12 +105,12 @@ class BatchHandler(_Base):
             raise tornado.web.HTTPError(400, log_message="expected {\"keys\": [\"<profile id, email or external id>\", ...]}")
         if len(keys) > MAX_BATCH:
             raise tornado.web.HTTPError(400, log_message=f"at most {MAX_BATCH} keys per request, got {len(keys)}")
-        ws = self.workspace()
+        ws, index = self.workspace()
         results = []
         for key in keys:
-            pid = resolve_profile(ws, key)
+            pid = index.resolve(key)
             results.append({"key": key, "error": "unknown profile"} if pid is None else
-                           {"key": key, "profile_id": pid, "segments": profile_segments(ws, pid)})
+                           {"key": key, "profile_id": pid, "segments": index.segments_of(pid)})
         self.finish({"results": results})
 
 
@@ -135,12 +135,20 @@ class ApiState:
 
     def __init__(self, db: str | os.PathLike, log_file: str | os.PathLike | None = None):
         self.reader = PublishedReader(db)
-        self.reader.workspace  # fail at start, not on the first request, when nothing can be read
+        self._index: tuple[object, KeyIndex] | None = None
+        self.current()  # fail at start, not on the first request, when nothing can be read
         self.tokens = TokenStore.for_workspace(db)
         path = Path(log_file) if log_file else Path(db).with_name(f"{Path(db).stem}.api.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(path, "a", buffering=1, encoding="utf-8")
         self.log_path = path
+
+    def current(self):
+        """The newest snapshot's workspace and its key index (rebuilt when the snapshot changes)."""
+        ws = self.reader.workspace
+        if self._index is None or self._index[0] != self.reader.snapshot:
+            self._index = (self.reader.snapshot, KeyIndex(ws))
+        return ws, self._index[1]
 
     def log_request(self, method: str, route: str, status: int, ms: float, token: str | None) -> None:
         line = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "method": method, "route": route,

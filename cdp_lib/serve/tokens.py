@@ -40,6 +40,7 @@ class TokenStore:
         with self._connect() as con:
             con.execute("CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE NOT NULL, "
                         "created_at TEXT NOT NULL, revoked_at TEXT)")
+        self._cache: tuple[int, dict[str, str]] | None = None
         self._reader: sqlite3.Connection | None = None
 
     @classmethod
@@ -82,16 +83,24 @@ class TokenStore:
             return [dict(r) for r in con.execute("SELECT name, created_at, revoked_at FROM tokens ORDER BY name")]
 
     def check(self, token: str | None) -> str | None:
-        """The token's name when `token` is active, else None."""
+        """The token's name when `token` is active, else None.
+
+        Active token hashes are cached and re-read when SQLite's `data_version` says another
+        connection committed a change (a create or a revoke), so a revoked token is refused from
+        the next request on.
+        """
         if not token:
             return None
         if self._reader is None:
             self._reader = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
-        row = self._reader.execute("SELECT name FROM tokens WHERE token_sha256 = ? AND revoked_at IS NULL",
-                                   (hash_token(token),)).fetchone()
-        return row[0] if row else None
+        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if self._cache is None or self._cache[0] != version:
+            active = dict(self._reader.execute("SELECT token_sha256, name FROM tokens WHERE revoked_at IS NULL").fetchall())
+            self._cache = (version, active)
+        return self._cache[1].get(hash_token(token))
 
     def close(self) -> None:
+        self._cache = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
