@@ -18,7 +18,7 @@ def serve(ctx: Context, host: str, port: int, log_file: str | None) -> None:
 
     def ready(state) -> None:
         click.echo(f"membership API on http://{host}:{port}/v1/profiles/{{key}}/segments "
-                   f"(snapshot {state.reader.snapshot.name}; request log {state.log_path}); Ctrl-C stops")
+                   f"(snapshot {state.snapshot.name}; request log {state.log_path}); Ctrl-C stops")
 
     run(ctx.db, host=host, port=port, log_file=log_file, ready=ready)
 

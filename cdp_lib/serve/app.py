@@ -9,9 +9,9 @@ Routes (all answers are JSON; errors are ``{"error": "..."}`` and never carry a 
 - ``GET /v1/health`` (no token) -> ``{"status": "ok", "snapshot": name}``.
 
 Every request except health needs ``Authorization: Bearer <token>`` (401 otherwise). Answers come
-from the newest published snapshot (`cdp_lib.snapshots.PublishedReader`), so an ingest or a
-segment refresh writing the workspace never blocks the API, and a newly published snapshot is
-picked up by the next request. The request log has one JSON line per request: time, method,
+from the newest published snapshot (`cdp_lib.snapshots`), read into memory, so an ingest or a
+segment refresh writing the workspace never blocks the API; a newly published snapshot is read
+in the background and answers from it start once it is loaded. The request log has one JSON line per request: time, method,
 route, HTTP status, milliseconds and token name; never the key, which may be an email.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -28,7 +29,7 @@ import tornado.web
 
 from cdp_lib.serve.store import KeyIndex
 from cdp_lib.serve.tokens import TokenStore
-from cdp_lib.snapshots import PublishedReader
+from cdp_lib.snapshots import current_snapshot, open_published
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -72,12 +73,12 @@ class _Base(tornado.web.RequestHandler):
         self.state.log_request(self.request.method, self.route, self.get_status(),
                                1000 * self.request.request_time(), self.token_name)
 
-    def workspace(self):
-        ws, index = self.state.current()
+    def index(self) -> KeyIndex:
+        index = self.state.current()
         if not index.has_membership:
             raise tornado.web.HTTPError(503, log_message="no segment membership in the published snapshot yet; "
                                         "run 'cdp segment refresh' (and 'cdp publish')")
-        return ws, index
+        return index
 
 
 class SegmentsHandler(_Base):
@@ -85,7 +86,7 @@ class SegmentsHandler(_Base):
 
     def get(self, raw_key: str) -> None:
         key = urllib.parse.unquote(raw_key)
-        ws, index = self.workspace()
+        index = self.index()
         profile_id = index.resolve(key)
         if profile_id is None:
             raise tornado.web.HTTPError(404, log_message="unknown profile")
@@ -105,7 +106,7 @@ class BatchHandler(_Base):
             raise tornado.web.HTTPError(400, log_message="expected {\"keys\": [\"<profile id, email or external id>\", ...]}")
         if len(keys) > MAX_BATCH:
             raise tornado.web.HTTPError(400, log_message=f"at most {MAX_BATCH} keys per request, got {len(keys)}")
-        ws, index = self.workspace()
+        index = self.index()
         results = []
         for key in keys:
             pid = index.resolve(key)
@@ -119,8 +120,8 @@ class HealthHandler(_Base):
     auth_required = False
 
     def get(self) -> None:
-        ws = self.state.reader.workspace
-        self.finish({"status": "ok", "snapshot": ws.path.name if ws.path else None})
+        self.state.current()
+        self.finish({"status": "ok", "snapshot": self.state.snapshot.name})
 
 
 class NotFoundHandler(_Base):
@@ -131,24 +132,49 @@ class NotFoundHandler(_Base):
 
 
 class ApiState:
-    """What the handlers share: the snapshot reader, the token store and the request log."""
+    """What the handlers share: the key index of the newest snapshot, tokens and the request log.
+
+    Requests are answered from memory (`KeyIndex`); when a newer snapshot is published, its index
+    is built in a background thread while requests keep being answered from the previous one,
+    then swapped in. The snapshot file is open only while an index is built.
+    """
 
     def __init__(self, db: str | os.PathLike, log_file: str | os.PathLike | None = None):
-        self.reader = PublishedReader(db)
-        self._index: tuple[object, KeyIndex] | None = None
-        self.current()  # fail at start, not on the first request, when nothing can be read
+        self.db = Path(db)
+        self._lock = threading.Lock()
+        self._building = False
+        self.snapshot, self.index = self._build()  # fail at start, not on the first request
         self.tokens = TokenStore.for_workspace(db)
-        path = Path(log_file) if log_file else Path(db).with_name(f"{Path(db).stem}.api.log")
+        path = Path(log_file) if log_file else self.db.with_name(f"{self.db.stem}.api.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(path, "a", buffering=1, encoding="utf-8")
         self.log_path = path
 
-    def current(self):
-        """The newest snapshot's workspace and its key index (rebuilt when the snapshot changes)."""
-        ws = self.reader.workspace
-        if self._index is None or self._index[0] != self.reader.snapshot:
-            self._index = (self.reader.snapshot, KeyIndex(ws))
-        return ws, self._index[1]
+    def _build(self) -> tuple[Path, KeyIndex]:
+        ws = open_published(self.db)
+        try:
+            return ws.path, KeyIndex(ws)
+        finally:
+            ws.close()
+
+    def _rebuild(self) -> None:
+        try:
+            snapshot, index = self._build()
+            with self._lock:
+                self.snapshot, self.index = snapshot, index
+            log.info("now answering from snapshot %s", snapshot.name)
+        except Exception:  # keep answering from the previous snapshot
+            log.exception("could not read the new snapshot; still answering from %s", self.snapshot.name)
+        finally:
+            self._building = False
+
+    def current(self) -> KeyIndex:
+        """The index to answer from; starts a background rebuild when a newer snapshot exists."""
+        newest = current_snapshot(self.db)
+        if newest is not None and newest != self.snapshot and not self._building:
+            self._building = True
+            threading.Thread(target=self._rebuild, daemon=True).start()
+        return self.index
 
     def log_request(self, method: str, route: str, status: int, ms: float, token: str | None) -> None:
         line = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "method": method, "route": route,
@@ -156,7 +182,6 @@ class ApiState:
         self.log_file.write(json.dumps(line) + "\n")
 
     def close(self) -> None:
-        self.reader.close()
         self.tokens.close()
         self.log_file.close()
 

@@ -7,7 +7,7 @@ without ingest have no `identities`). Where two profiles share a key the smalles
 
 The snapshot is read-only, so its keys and current memberships (`segment_current`) are read
 once into memory (`KeyIndex`, rebuilt when a new snapshot is published) and a request costs two
-dictionary look-ups instead of queries: about 20 MB per 100,000 profiles with ~5 segments each.
+dictionary look-ups instead of queries (66 MB for the 100k demo store, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
