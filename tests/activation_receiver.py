@@ -22,7 +22,7 @@ def reference_verify(secret: str, body: bytes, timestamp: str, signature: str, n
 
 
 class Receiver:
-    """Answers each request by the next entry of `plan` ('ok', a status code, 'timeout'), then 'ok'."""
+    """Answers each request by the next entry of `plan` ('ok', a status code, 'timeout', 'drop'), then 'ok'."""
 
     def __init__(self, secret: str, port: int = 0, timeout_sleep: float = 3.0):
         self.secret = secret
@@ -54,6 +54,9 @@ class Receiver:
                     receiver.requests.append(rec)
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                if action == "drop":  # hang up without an answer
+                    self.close_connection = True
+                    return
                 if action == "timeout":
                     time.sleep(receiver.timeout_sleep)
                     action = 200  # too late: the sender has given up on this attempt
@@ -66,6 +69,8 @@ class Receiver:
                 self.send_response(code)
                 if code == 429:
                     self.send_header("Retry-After", "0")
+                if 300 <= code < 400:
+                    self.send_header("Location", "/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

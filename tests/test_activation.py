@@ -379,10 +379,10 @@ def test_bad_trigger_files_give_one_line_naming_file_and_key(tmp_path, text, mes
 
 
 # -- the outbox under failures ------------------------------------------------------------------------------
-def test_retries_timeouts_500_429_and_refused_then_delivers_once(ws, tmp_path, env_secret):
+def test_retries_timeouts_500_429_hangups_and_refused_then_delivers_once(ws, tmp_path, env_secret):
     r = Receiver(SECRET, timeout_sleep=1.5).start()
     port = int(r.url.split(":")[2].split("/")[0])
-    r.plan = ["timeout", 500, 429, 503]
+    r.plan = ["timeout", 500, 429, 503, "drop"]
     folder = tmp_path / "triggers"
     write_trigger(folder, "In VIP", "{segment: VIP}", hook(r.url, batch_size=2))
     outbox = Outbox(tmp_path / "outbox.sqlite")
@@ -397,7 +397,8 @@ def test_retries_timeouts_500_429_and_refused_then_delivers_once(ws, tmp_path, e
         time.sleep(0.05)
     assert len(r.accepted) == 4 and len(r.unique()) == 3
     outcomes = [a["outcome"] for a in outbox.attempts(limit=100)]
-    assert outcomes.count("retry") == 4 and outcomes.count("delivered") == 3
+    assert outcomes.count("retry") == 5 and outcomes.count("delivered") == 3
+    assert any("RemoteDisconnected" in (a["error"] or "") for a in outbox.attempts(limit=100))
     # Refused connections: the receiver is down for a while, then back on the same port.
     r.stop()
     set_members(ws, "VIP", list("abcdef"), "2025-06-02T23:59:59")
@@ -413,8 +414,9 @@ def test_retries_timeouts_500_429_and_refused_then_delivers_once(ws, tmp_path, e
         r2.stop()
 
 
-def test_other_4xx_fail_at_once_and_retry_sends_again(ws, tmp_path, env_secret, receiver, capsys):
-    receiver.plan = [400]
+@pytest.mark.parametrize("refusal", [400, 302])
+def test_other_4xx_and_redirects_fail_at_once_and_retry_sends_again(ws, tmp_path, env_secret, receiver, capsys, refusal):
+    receiver.plan = [refusal]
     folder = tmp_path / "triggers"
     write_trigger(folder, "In VIP", "{segment: VIP}", hook(receiver.url))
     db = str(ws.path)
@@ -427,7 +429,7 @@ def test_other_4xx_fail_at_once_and_retry_sends_again(ws, tmp_path, env_secret, 
     assert main(["--db", db, "activation", "status"]) == 0
     assert "failed" in capsys.readouterr().out
     assert main(["--db", db, "activation", "log"]) == 0
-    assert "HTTP 400 (not retried" in capsys.readouterr().out
+    assert f"HTTP {refusal} (not retried" in capsys.readouterr().out
     assert main(["--db", db, "activation", "retry"]) == 0
     assert "1 delivered" in capsys.readouterr().out
     assert receiver.profiles() == ["a"]
@@ -575,3 +577,12 @@ def test_activation_notebook_runs_under_cdp_run(ws, tmp_path, env_secret, receiv
     run_dir = next((tmp_path / "reports" / "activation").iterdir())
     status = pd.read_csv(run_dir / "outbox_status.csv")
     assert status[["trigger", "status", "items"]].values.tolist() == [["In VIP", "delivered", 2]]
+
+
+def test_signing_docstring_examples_run():
+    import doctest
+
+    import cdp_lib.activation.signing as signing
+
+    result = doctest.testmod(signing)
+    assert result.attempted >= 3 and result.failed == 0

@@ -15,6 +15,7 @@ After ``max_attempts`` the delivery is failed; ``cdp activation retry`` makes it
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import logging
 import os
@@ -73,6 +74,16 @@ class Attempt:
     retry_after: float | None = None
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow redirects: urllib would repeat a POST as a body-less GET and call it done."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def post_webhook(destination: dict, delivery_id: str, body: bytes, secret: str | None) -> Attempt:
     """One signed POST; classifies the result (never raises for network trouble)."""
     headers = sign_headers(secret, delivery_id, body) if secret is not None else {
@@ -80,7 +91,7 @@ def post_webhook(destination: dict, delivery_id: str, body: bytes, secret: str |
     request = urllib.request.Request(destination["url"], data=body, method="POST", headers=headers)
     timeout = float(destination.get("timeout_seconds", 10))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
             status = response.status
     except urllib.error.HTTPError as exc:
@@ -96,8 +107,8 @@ def post_webhook(destination: dict, delivery_id: str, body: bytes, secret: str |
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return Attempt("retry", None, f"timed out after {timeout:g} s")
         return Attempt("retry", None, f"connection error: {reason}")
-    except (ConnectionError, OSError) as exc:
-        return Attempt("retry", None, f"connection error: {exc}")
+    except (ConnectionError, OSError, http.client.HTTPException) as exc:  # reset, truncated answer
+        return Attempt("retry", None, f"connection error: {type(exc).__name__}: {exc}")
     except ValueError as exc:  # malformed URL
         return Attempt("failed", None, f"bad URL: {exc}")
     if 200 <= status < 300:
