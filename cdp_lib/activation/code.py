@@ -105,7 +105,9 @@ def load_handler(path: str | os.PathLike) -> HandlerSpec:
 
 
 def load_handlers(folder: str | os.PathLike = DEFAULT_FOLDER) -> list[HandlerSpec]:
-    folder = Path(folder)
+    from cdp_lib.project import resolve_path
+
+    folder = resolve_path(folder)  # relative folders are taken from the project folder
     if not folder.is_dir():
         return []
     return [load_handler(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]

@@ -53,7 +53,9 @@ def read_secret(destination: dict) -> str:
             raise InputError(f"webhook secret: environment variable {env} is not set; export it before sending")
         return value
     if file:
-        path = Path(os.path.expanduser(file))
+        from cdp_lib.project import resolve_path
+
+        path = resolve_path(file)
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:

@@ -62,7 +62,10 @@ def enqueue_trigger(ws: Workspace, trigger: TriggerParams, outbox: Outbox, run_i
     else:
         conf = trigger.destination
         rows, columns = file_rows([it for _, it in fresh], conf["hash_identifiers"], conf["default_country_code"])
-        destination = {**conf, "path": run_path(conf["path"], run_id), "columns": columns}
+        from cdp_lib.project import resolve_path
+
+        # A relative path is taken from the project folder (not from a report's run folder).
+        destination = {**conf, "path": run_path(str(resolve_path(conf["path"])), run_id), "columns": columns}
         # The file batch holds final rows (hashed when asked), so raw identifiers of a hashed
         # audience never reach the outbox; the keys still mark every change as fired.
         batches = [([k for k, _ in fresh], {"trigger": trigger.name, "delivery_id": new_delivery_id(),

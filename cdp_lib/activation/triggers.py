@@ -226,7 +226,9 @@ def load_trigger(path: str | os.PathLike) -> TriggerParams:
 
 def load_triggers(folder: str | os.PathLike = DEFAULT_FOLDER, missing_ok: bool = True) -> list[TriggerParams]:
     """Every `*.yaml`/`*.yml` trigger in `folder`, sorted by file name; names must be unique."""
-    folder = Path(folder)
+    from cdp_lib.project import resolve_path
+
+    folder = resolve_path(folder)  # relative folders are taken from the project folder
     if not folder.is_dir():
         if missing_ok:
             return []
