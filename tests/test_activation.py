@@ -586,3 +586,17 @@ def test_signing_docstring_examples_run():
 
     result = doctest.testmod(signing)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_shipped_triggers_and_example_handler_are_valid_and_disabled():
+    from cdp_lib.activation.code import load_handler, load_handlers
+
+    repo = Path(__file__).resolve().parents[1]
+    triggers = load_triggers(repo / "parameters" / "triggers")
+    assert {t.name for t in triggers} == {"Entered at risk", "Slipping best customers", "Unsubscribed audience"}
+    assert not any(t.enabled for t in triggers)  # nothing is sent until a user points them somewhere
+    at_risk = next(t for t in triggers if t.name == "Entered at risk")
+    assert (at_risk.kind, at_risk.segment, at_risk.change) == ("segment", "At Risk or Needs Attention", "entered")
+    example = load_handler(repo / "parameters" / "code" / "_example_last_order.py")
+    assert example.metrics == ("Placed Order",) and example.timeout_seconds == 5
+    assert load_handlers(repo / "parameters" / "code") == []  # '_' files are examples, not run
