@@ -74,11 +74,22 @@ def cdnow_params(**kw) -> clv.ClvParams:
 
 @pytest.fixture(scope="module")
 def cdnow_result(cdnow_ws):
+    """BG/NBD, chosen explicitly: the published BG/NBD results below are for this model."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.compute_clv(cdnow_ws, cdnow_params(model="bgnbd", horizon_days=39 * 7))
+    yield result
+    result.summary.release()  # drop the engine-side temporary table before the workspace closes
+
+
+@pytest.fixture(scope="module")
+def cdnow_default(cdnow_ws):
+    """The default model (Modified BG/NBD) on the same data."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = clv.compute_clv(cdnow_ws, cdnow_params(horizon_days=39 * 7))
     yield result
-    result.summary.release()  # drop the engine-side temporary table before the workspace closes
+    result.summary.release()
 
 
 # -- summary statistics in the engine ----------------------------------------------------------
@@ -138,6 +149,15 @@ def test_bgnbd_matches_fader_hardie_lee_2005(cdnow_result):
     assert cdnow_result.report.n_customers == 2357
 
 
+def test_mbgnbd_is_the_default_and_matches_batislam_2007_on_cdnow(cdnow_default):
+    """Reference: lifetimes' own MBG/NBD test on the CDNOW sample (BTYDplus agrees)."""
+    assert clv.ClvParams().model == "mbgnbd" and cdnow_default.report.model == "mbgnbd"
+    p = cdnow_default.report.transaction_params
+    for name, want in {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}.items():
+        assert p[name] == pytest.approx(want, rel=0.01), name
+    assert (round(p["r"], 3), round(p["alpha"], 3), round(p["a"], 3), round(p["b"], 3)) == (0.525, 6.183, 0.891, 1.614)
+
+
 def test_pareto_nbd_matches_fader_hardie_lee_2005(cdnow_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -174,7 +194,7 @@ def test_customer_1_expected_purchases_fader_hardie_lee_2005(cdnow_ws, cdnow_res
 def test_holdout_matches_fader_hardie_lee_2005(cdnow_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        v = validate_holdout(cdnow_ws, cdnow_params(as_of="1998-06-30", holdout_days=273))
+        v = validate_holdout(cdnow_ws, cdnow_params(model="bgnbd", as_of="1998-06-30", holdout_days=273))
     s = v.summary()
     assert s["calibration_end"] == "1997-09-30"
     assert s["repeat_transactions_calibration"] == 2457
@@ -189,17 +209,95 @@ def test_holdout_matches_fader_hardie_lee_2005(cdnow_ws):
 
 
 # -- weighting, scoring, joining back ----------------------------------------------------------
-@pytest.mark.parametrize("model", ["bgnbd", "pareto"])
+@pytest.mark.parametrize("model", ["mbgnbd", "bgnbd", "pareto"])
 def test_weighted_fit_on_distinct_rows_equals_per_customer_fit(cdnow_result, model):
     s = cdnow_result.summary.execute()
     combos = s.groupby(["frequency", "recency", "T"], as_index=False).size().rename(columns={"size": "weight"})
     assert len(combos) < len(s)
     weighted = clv.fit_transactions(combos, model)
-    plain = (lifetimes.BetaGeoFitter() if model == "bgnbd" else lifetimes.ParetoNBDFitter())
-    kwargs = {"tol": 1e-7} if model == "bgnbd" else {"tol": 1e-6, "initial_params": np.ones(4), "maxiter": 2000}
+    plain = {"mbgnbd": lifetimes.ModifiedBetaGeoFitter, "bgnbd": lifetimes.BetaGeoFitter,
+             "pareto": lifetimes.ParetoNBDFitter}[model]()
+    kwargs = {"tol": 1e-6, "initial_params": np.ones(4), "maxiter": 2000} if model == "pareto" else {"tol": 1e-7}
     plain.fit(s["frequency"], s["recency"], s["T"], **kwargs)
     for name, value in plain.params_.items():
         assert weighted.params[name] == pytest.approx(value, rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(log_params=st.lists(st.floats(-2.5, 2.5), min_size=4, max_size=4),
+       penalizer=st.sampled_from([0.0, 0.01]), modified=st.booleans(), seed=st.integers(0, 2**16))
+def test_condensed_likelihood_equals_lifetimes_value_and_autograd_gradient(log_params, penalizer, modified, seed):
+    """The numpy (M)BG/NBD objective against lifetimes' own objective, differentiated by autograd,
+    on random customers with many repeated (x, t_x, T) rows and one-time buyers."""
+    from autograd import value_and_grad
+
+    from cdp_lib.clv_likelihood import BgNbdRows, bgnbd_objective
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    T = rng.integers(1, 40, n).astype(float) / 4  # a coarse grid: many ties
+    x = np.where(rng.random(n) < 0.4, 0, rng.integers(1, 9, n)).astype(float)
+    t_x = np.where(x > 0, np.floor(rng.random(n) * T * 4) / 4, 0.0)
+    w = rng.integers(1, 5, n).astype(float)
+    lp = np.array(log_params)
+    got, grad = bgnbd_objective(lp, BgNbdRows.build(x, t_x, T, w, modified=modified), penalizer)
+    fitter = lifetimes.ModifiedBetaGeoFitter if modified else lifetimes.BetaGeoFitter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, want_grad = value_and_grad(fitter._negative_log_likelihood)(lp, x.astype(int), t_x, T, w, penalizer)
+    assert got == pytest.approx(float(want), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-8, atol=1e-10)
+
+
+def test_mbgnbd_scores_joined_back_equal_lifetimes_scores(cdnow_default):
+    s = cdnow_default.summary.execute()
+    m = s.merge(cdnow_default.predictions.execute(), on="profile_id")
+    mbg = lifetimes.ModifiedBetaGeoFitter()
+    mbg.params_ = pd.Series(cdnow_default.transactions.params)
+    expected = mbg.conditional_expected_number_of_purchases_up_to_time(39, m["frequency"], m["recency"], m["T"])
+    np.testing.assert_allclose(m["predicted_orders"], expected, rtol=1e-10)
+    alive = mbg.conditional_probability_alive(m["frequency"], m["recency"], m["T"])
+    np.testing.assert_allclose(m["p_alive"], alive, rtol=1e-10)
+    np.testing.assert_allclose(m["churn_probability"], 1 - alive, rtol=1e-10, atol=1e-12)
+
+
+def test_default_model_churn_rises_with_time_since_the_order(cdnow_default):
+    """Under the default every customer who ordered ages: churn rises with the time since the
+    last order (one-time buyers included: under BG/NBD their P(alive) is stuck at 1)."""
+    tm = cdnow_default.transactions
+    weeks = np.arange(0.0, 80.0, 0.5)
+    for x in (0, 1, 3, 8):
+        t_x = 0.0 if x == 0 else 5.0
+        churn = 1 - tm.probability_alive(np.full(len(weeks), x), np.full(len(weeks), t_x), t_x + weeks)
+        assert (np.diff(churn) > 0).all(), x
+    one_time = cdnow_default.predictions.execute().merge(cdnow_default.summary.execute(), on="profile_id")
+    one_time = one_time[one_time["frequency"] == 0].sort_values("T")
+    distinct_T = one_time.drop_duplicates("T")
+    assert len(distinct_T) > 20 and (np.diff(distinct_T["churn_probability"]) > 0).all()
+    # 26-39 weeks after a single order: no longer "low" risk (BG/NBD gives them churn 0)
+    assert (one_time["churn_risk"] != "low").all()
+
+
+def test_one_time_buyers_age_end_to_end_under_the_default(tmp_path):
+    """Four one-time buyers beside CDNOW, 1, 30, 120 and 250 days before the as-of date: churn
+    probability strictly increases with the days since their order (BG/NBD gave 0 to all)."""
+    ev = cdnow_events(read_cdnow_sample()).rename(columns={"external_id": "profile_id"})[
+        ["event_id", "profile_id", "metric", "timestamp", "value"]]
+    days = {"o1": 1, "o30": 30, "o120": 120, "o250": 250}
+    hand = pd.DataFrame([(f"{k}-1", k, "Placed Order", (pd.Timestamp("1997-09-30") - pd.Timedelta(days=d)).strftime("%Y-%m-%d"),
+                          20.0) for k, d in days.items()], columns=ev.columns)
+    ws = workspace_from_frames(str(tmp_path / "cdp.duckdb"), events=pd.concat([ev, hand], ignore_index=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.run_clv(ws, clv.ClvParams(as_of="1997-09-30", force=True))
+    rows = ws.table("clv_predictions").execute().set_index("profile_id").loc[list(days)]
+    assert (np.diff(rows["churn_probability"].to_numpy()) > 0).all()
+    # right after the order churn is already a / (a + b) (the chance of dropping out at once)
+    p = result.transactions.params
+    assert rows["churn_probability"].iloc[0] == pytest.approx(p["a"] / (p["a"] + p["b"]), abs=0.01)
+    assert rows["churn_probability"].iloc[-1] > rows["churn_probability"].iloc[0] + 0.1
+    result.summary.release()
+    ws.close()
 
 
 def test_weighted_gamma_gamma_equals_per_customer_fit(cdnow_result):
