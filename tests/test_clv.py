@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 
@@ -481,16 +482,19 @@ def test_zero_spend_repeat_customers_left_out_of_gamma_gamma(cdnow_result):
     assert model.n_customers == 946 - n and model.excluded == n
 
 
-def test_non_convergence_is_a_clear_error(cdnow_ws):
+@pytest.mark.parametrize("model, name", [("mbgnbd", "Modified BG/NBD"), ("bgnbd", "BG/NBD")])
+def test_non_convergence_is_a_clear_error(cdnow_ws, model, name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(DataError, match=r"the BG/NBD fit did not converge on 2,357 customers; retry with a penalizer"):
-            clv.compute_clv(cdnow_ws, cdnow_params(max_iterations=2))
+        with pytest.raises(DataError, match=rf"^the {name} fit did not converge on 2,357 customers; retry with a penalizer"):
+            clv.compute_clv(cdnow_ws, cdnow_params(model=model, max_iterations=2))
 
 
 @pytest.mark.parametrize("kw, match", [
     ({"time_unit": "M"}, "time_unit: 'M' is not a time unit; expected 'D' .days. or 'W'"),
-    ({"model": "mbgnbd"}, "model: 'mbgnbd' is not a model; expected one of bgnbd, pareto"),
+    ({"model": "mbg"}, "model: 'mbg' is not a model; expected one of mbgnbd, bgnbd, pareto"),
+    ({"min_p_alive_for_next_order": 1.5}, r"min_p_alive_for_next_order: expected a probability between 0 and 1 such as 0.5, found 1.5"),
+    ({"min_p_alive_for_next_order": "half"}, r"min_p_alive_for_next_order: expected a probability between 0 and 1"),
     ({"horizon_days": -1}, "horizon_days: expected a whole number of days >= 0, found -1"),
     ({"as_of": "yesterday-ish"}, "as_of: 'yesterday-ish' is not a date"),
     ({"penalizer": -1.0}, "penalizer: expected a value >= 0"),
@@ -526,8 +530,13 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "holdout 1997-09-30 to 1998-06-30: 1,882 repeat purchase days actual" in captured.out
+    assert "churn risk (Modified BG/NBD model): low " in captured.out
+    assert "purchase and churn model Modified BG/NBD" in " ".join(captured.out.split())
+    assert "with P(alive) < 0.5 (probably gone)" in captured.out
     params = json.loads(params_out.read_text())
-    assert set(params["bgnbd"]) == {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) == {"p", "q", "v"}
+    assert params["model"] == "mbgnbd" and params["model_name"] == "Modified BG/NBD"
+    assert set(params["mbgnbd"]) == {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) == {"p", "q", "v"}
+    assert params["min_p_alive_for_next_order"] == 0.5 and params["next_order_dates_withheld"] > 0
     assert (params["n_customers"], params["as_of"], params["time_unit"]) == (2357, "1998-06-30", "W")
     rows = pd.read_csv(out)
     assert list(rows.columns[:3]) == ["profile_id", "external_id", "email"] and len(rows) == 2357
@@ -537,6 +546,75 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: horizon_days: expected at least 1 day, found 0"
     with Workspace(db) as ws:
         assert int(ws.table("clv_predictions").count().execute()) == 2357
+
+
+# -- next-order date vs churn ------------------------------------------------------------------
+def reference_next_order_dates(summary: pd.DataFrame, p_alive: pd.Series, as_of: pd.Timestamp,
+                               population_gap: float, min_p_alive: float) -> dict:
+    """docs/clv.md's rule written as a loop: own cadence continued past the as-of date (the
+    population gap for one-time buyers), none when P(alive) is below the threshold."""
+    out = {}
+    for row in summary.itertuples():
+        alive = p_alive[row.profile_id]
+        if alive < min_p_alive:
+            out[row.profile_id] = None
+            continue
+        gap = row.recency_days / row.frequency if row.frequency > 0 else population_gap
+        last = pd.Timestamp(row.last_day)
+        k = 1
+        while last + pd.Timedelta(days=k * gap) <= as_of:
+            k += 1
+        out[row.profile_id] = (last + pd.Timedelta(days=math.floor(k * gap + 0.5))).date()  # halves up
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.0, 0.8])
+def test_no_next_order_date_for_customers_probably_gone(cdnow_ws, threshold):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.compute_clv(cdnow_ws, cdnow_params(time_unit="D", min_p_alive_for_next_order=threshold))
+    pred = result.predictions.execute().set_index("profile_id")
+    summary = result.summary.execute()
+    want = reference_next_order_dates(summary, pred["p_alive"], pd.Timestamp("1997-09-30"),
+                                      result.report.population_days_between_orders, threshold)
+    got = {k: (None if pd.isna(v) else pd.Timestamp(v).date()) for k, v in pred["expected_next_order_date"].items()}
+    assert got == want
+    gone = pred["p_alive"] < threshold
+    assert result.report.next_order_dates_withheld == int(gone.sum())
+    assert pred.loc[gone, "expected_next_order_date"].isna().all()
+    dated = pred["expected_next_order_date"].notna()
+    assert (pred.loc[dated, "p_alive"] >= threshold).all()
+    if threshold == 0.5:
+        assert 0 < gone.sum() < len(pred)
+        assert set(pred.loc[dated, "churn_risk"]) <= {"low", "medium"}  # never "high" beside a date
+    if threshold == 0.0:
+        assert dated.all() and result.report.next_order_dates_withheld == 0
+    result.summary.release()
+
+
+@pytest.mark.parametrize("model, reference", [
+    ("mbgnbd", {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),  # lifetimes' tests, BTYDplus
+    ("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),  # Fader, Hardie & Lee 2005
+    ("pareto", {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),  # Fader, Hardie & Lee 2005
+])
+def test_cli_cdnow_references_within_one_percent(cdnow_sample_path, tmp_path, capsys, model, reference):
+    """The CDNOW 1/10 sample through ingest and `cdp clv --model M --time-unit W --as-of 1997-09-30`."""
+    import shutil
+
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(cdnow_sample_path, db)
+    params_out = tmp_path / "params.json"
+    code = main(["--db", str(db), "clv", "--model", model, "--time-unit", "W", "--as-of", "1997-09-30",
+                 "--params-out", str(params_out)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    report = json.loads(params_out.read_text())
+    assert report["model"] == model and report["model_name"] == clv.MODEL_NAMES[model]
+    for name, want in reference.items():
+        assert report[model][name] == pytest.approx(want, rel=0.01), name
+    assert f"churn risk ({clv.MODEL_NAMES[model]} model):" in out.out
 
 
 # -- plots and notebook ------------------------------------------------------------------------
