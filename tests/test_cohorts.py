@@ -287,4 +287,7 @@ def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
     cohorts = pd.read_csv(tmp_path / "cohorts.csv")
     assert cohorts.cohort.min() == "2024-07" and cohorts.cohort.max() == "2025-06"
     assert (cohorts[cohorts.period == 0].retention == 1.0).all()
+    # only the period holding the newest event's day can be running: at most each cohort's last
+    last = cohorts.groupby("cohort").period.transform("max")
+    assert cohorts[cohorts.period < last].period_complete.all()
     assert (tmp_path / "retention_heatmap.png").exists()
