@@ -125,7 +125,10 @@ def _day_start(day: dt.date) -> ibis.Scalar:
 
 # periods a person is active in are bits of a signed 64-bit integer (bits 0..62)
 MASK_BITS = 63
-_ONE = ibis.literal(1, type="int64").cast("int64")
+# a literal 1 typed int64 is written as a bare `1`, which DuckDB reads as a 32-bit INTEGER, and
+# shifting it by a literal period ordinal >= 31 is then out of range: cast from int32 so the SQL
+# holds an explicit CAST(1 AS BIGINT)
+_ONE = ibis.literal(1, type="int32").cast("int64")
 
 
 @ibis.udf.agg.builtin(name="bit_or")

@@ -162,6 +162,18 @@ def test_period_complete_and_figures_match_reference_on_random_logs(rows, period
     compare(got, pandas_cohorts(inside[inside.metric == ORDER], period, until=until))
 
 
+@pytest.mark.parametrize("period, step", [("day", pd.Timedelta(days=1)), ("month", pd.DateOffset(months=1))])
+def test_32_to_63_periods_use_the_64_bit_masks(period, step):
+    """Found by the Hypothesis test above: with 32..63 periods (two months of daily cohorts, three
+    to five years of monthly ones) the activity bit masks overflowed a 32-bit shift."""
+    first = pd.Timestamp("2021-01-01T10:00:00Z")
+    ev = orders(*[(f"p{i % 3}", (first + step * i).isoformat(), 1.0) for i in range(0, 50, 7)],
+                ("p0", (first + step * 49).isoformat(), 2.0))
+    got = cohort_table(workspace_from_frames(events=ev), cohort_params(period=period), metrics={}).execute()
+    compare(got, pandas_cohorts(ev, period))
+    assert got.period.max() == 49
+
+
 def test_weeks_start_on_monday_and_days_are_iso_dates():
     # 2024-01-07 is a Sunday, 2024-01-08 a Monday
     ev = orders(("p1", "2024-01-07T23:00:00Z", 1.0), ("p1", "2024-01-08T01:00:00Z", 1.0))
