@@ -544,6 +544,10 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     code = main(["--db", db, "clv", "--as-of", "1998-06-30", "--horizon-days", "0"])
     assert code == 2
     assert capsys.readouterr().err.strip() == "error: horizon_days: expected at least 1 day, found 0"
+    assert main(["--db", db, "clv", "--model", "mbg"]) == 2
+    assert capsys.readouterr().err.strip() == "error: model: 'mbg' is not a model; expected one of mbgnbd, bgnbd, pareto"
+    assert main(["--db", db, "clv", "--min-p-alive-for-next-order", "2"]) == 2
+    assert "min_p_alive_for_next_order: expected a probability between 0 and 1" in capsys.readouterr().err
     with Workspace(db) as ws:
         assert int(ws.table("clv_predictions").count().execute()) == 2357
 

@@ -16,6 +16,7 @@ from cdp_lib.commands._output import check_out, write_table
 @click.option("--horizon-days", "horizon_days", type=int, help="Predict orders and value over the next N days. Default: 365.")
 @click.option("--holdout-days", "holdout_days", type=int,
               help="Also validate: fit on data up to N days before as-of and compare with those N days.")
+# --model is checked by ClvParams (one list of models)
 @click.option("--model", metavar="MODEL",
               help="Purchase and churn model: mbgnbd (Modified BG/NBD), bgnbd or pareto. Default: mbgnbd.")
 @click.option("--metric", help="Metric whose events are orders. Default: Placed Order.")
