@@ -207,7 +207,7 @@ class TransactionModel:
 
     def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
         """E[purchases in the next `t` units | frequency, recency, T]."""
-        if self.kind == "bgnbd" and np.ndim(t) == 0:
+        if self.kind in ("bgnbd", "mbgnbd") and np.ndim(t) == 0:
             return self._bgnbd_expected_purchases(float(t), *(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
         with _fenced():
             out = self._fitter.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T)
@@ -215,22 +215,26 @@ class TransactionModel:
 
     def _bgnbd_expected_purchases(self, t: float, x: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
         """lifetimes' `conditional_expected_number_of_purchases_up_to_time` (Fader, Hardie & Lee
-        2005, eq. 10), the same operations, with the Gaussian hypergeometric part (which depends
-        on x and T only) evaluated once per distinct (x, T) pair instead of once per row."""
+        2005, eq. 10; for MBG/NBD Wagner & Hoppe 2008, the same with k = 1 below), the same
+        operations, with the Gaussian hypergeometric part (which depends on x and T only)
+        evaluated once per distinct (x, T) pair instead of once per row. Where the series
+        overflows, its Euler transform is used (as lifetimes does for BG/NBD)."""
         p = self.params
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        k = 1.0 if self.kind == "mbgnbd" else 0.0  # MBG/NBD: drop-out also right after the first purchase
         T_values, T_index = distinct(T)
         pairs, pair_index = np.unique(x.astype(np.int64) * len(T_values) + T_index, return_inverse=True)
         xu, Tu = (pairs // len(T_values)).astype(float), T_values[pairs % len(T_values)]
-        _a, _b, _c, _z = r + xu, b + xu, a + b + xu - 1, t / (alpha + Tu + t)
+        _a, _b, _c, _z = r + xu, b + xu + k, a + b + xu - 1 + k, t / (alpha + Tu + t)
         with np.errstate(all="ignore"):
             ln_hyp = np.log(hyp2f1(_a, _b, _c, _z))
             ln_hyp_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, _z)) + (_c - _a - _b) * np.log(1 - _z)
         ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
-        first_term = (a + b + xu - 1) / (a - 1)
+        first_term = (a + b + xu - 1 + k) / (a - 1)
         second_term = 1 - np.exp(ln_hyp + (r + xu) * np.log((alpha + Tu) / (alpha + t + Tu)))
         numerator = (first_term * second_term)[pair_index.reshape(-1)]
-        denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + T) / (alpha + recency)) ** (r + x)
+        dropout = (x > 0) | (k > 0)
+        denominator = 1 + dropout * (a / (b + x - 1 + k)) * ((alpha + T) / (alpha + recency)) ** (r + x)
         return numerator / denominator
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
