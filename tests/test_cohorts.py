@@ -126,12 +126,18 @@ def test_heatmap_marks_running_cells_and_writes_every_value():
     assert np.ma.count_masked(mesh) == 2 + 1  # two running cells and the cohort with one column fewer
     assert "period still running" in ax.get_legend().get_texts()[0].get_text()
     plt.close("all")
-    ax = plot_retention_curves(long)
+    ax = plot_retention_curves(long)  # default: running periods left out
+    assert [line.get_xydata()[:, 0].tolist() for line in ax.lines] == [[1.0]]  # 2024-01's period 1 only
+    assert "running periods left out" in ax.get_title()
+    plt.close("all")
+    ax = plot_retention_curves(long, running="dashed")
     dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
-    assert len(dashed) == 2  # one dashed step per cohort, into its running period
-    assert all(not line.get_xydata()[:, 0].tolist() == [] for line in dashed)
+    assert [line.get_xydata()[:, 0].tolist() for line in dashed] == [[1.0, 2.0], [1.0]]  # into each running period
     solid = [line for line in ax.lines if line.get_linestyle() == "-" and line.get_label() == "2024-01"]
-    assert solid[0].get_xydata()[:, 0].tolist() == [1.0]  # complete periods only (period 0 left out)
+    assert solid[0].get_xydata()[:, 0].tolist() == [1.0]  # complete periods solid (period 0 left out)
+    assert ax.get_legend().get_texts()[-1].get_text() == "period still running"
+    with pytest.raises(InputError, match="running: expected 'omit' or 'dashed'"):
+        plot_retention_curves(long, running="hide")
     plt.close("all")
 
 

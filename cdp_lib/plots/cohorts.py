@@ -1,8 +1,9 @@
 """Cohort charts: a cohorts x periods heatmap and retention curves, one line per cohort.
 
 A period still running (`period_complete` False in `cdp_lib.cohorts.cohort_table`) holds partial
-figures: the heatmap greys and hatches its cells instead of colouring them, and the curves reach
-it with a dashed segment and an open marker, so it never reads as a drop.
+figures: the heatmap greys and hatches its cells instead of colouring them, and the curves leave
+it out (or, on request, reach it with a dashed segment and an open marker), so it never reads as
+a drop.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from cdp_lib.cohorts import cohort_matrix
+from cdp_lib.errors import InputError
 
 PERCENT = {"retention"}
 RUNNING_NOTE = "hatched: period still running (partial)"
@@ -78,17 +80,22 @@ def plot_cohort_heatmap(data: pd.DataFrame, value: str = "retention", ax=None, c
     ax.set_title(value.replace("_", " ").capitalize() + " by cohort")
     if running.any():
         ax.legend(handles=[Patch(facecolor=RUNNING_FACE, edgecolor="#9a9a9a", hatch="///", label=RUNNING_NOTE)],
-                  loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False, fontsize="small")
+                  loc="lower left", bbox_to_anchor=(0.0, 1.04), frameon=False, fontsize="small", borderaxespad=0)
+        ax.set_title(ax.get_title(), pad=22)
     ax.figure.tight_layout()
     return ax
 
 
-def plot_retention_curves(long: pd.DataFrame, value: str = "retention", max_cohorts: int = 12, ax=None):
+def plot_retention_curves(long: pd.DataFrame, value: str = "retention", max_cohorts: int = 12, ax=None,
+                          running: str = "omit"):
     """One line per cohort over period index (the newest `max_cohorts` cohorts of a `cohort_table`).
 
     Period 0 is left out (everyone is active in it when the return metric is the cohort metric).
-    A running period (`period_complete` False) is joined by a dashed segment and an open marker.
+    A running period (`period_complete` False) is left out with `running="omit"` (default) or
+    joined by a dashed segment and an open marker with `running="dashed"`.
     """
+    if running not in ("omit", "dashed"):
+        raise InputError(f"running: expected 'omit' or 'dashed', got {running!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     cohorts = sorted(long["cohort"].unique())[-max_cohorts:]
@@ -102,21 +109,23 @@ def plot_retention_curves(long: pd.DataFrame, value: str = "retention", max_coho
         if rows.empty:
             continue
         done = rows[rows["period_complete"].astype(bool)]
-        running = rows[~rows["period_complete"].astype(bool)]
-        ax.plot(done["period"], done[value], marker="o", color=colour, label=cohort)
-        if not running.empty:
-            any_running = True
-            bridge = pd.concat([done.tail(1), running])
+        partial = rows[~rows["period_complete"].astype(bool)]
+        any_running = any_running or not partial.empty
+        if not done.empty:
+            ax.plot(done["period"], done[value], marker="o", color=colour, label=cohort)
+        if not partial.empty and running == "dashed":
+            bridge = pd.concat([done.tail(1), partial])
             ax.plot(bridge["period"], bridge[value], linestyle="--", color=colour, alpha=0.8)
-            ax.plot(running["period"], running[value], linestyle="none", marker="o", markerfacecolor="white",
+            ax.plot(partial["period"], partial[value], linestyle="none", marker="o", markerfacecolor="white",
                     color=colour, label=None if not done.empty else cohort)
     if value in PERCENT:
         ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("periods since first order")
     ax.set_ylabel(value.replace("_", " "))
-    ax.set_title(value.replace("_", " ").capitalize() + " curves (period 0 left out)")
+    left_out = "period 0" + (" and running periods" if any_running and running == "omit" else "")
+    ax.set_title(value.replace("_", " ").capitalize() + f" curves ({left_out} left out)")
     handles, labels = ax.get_legend_handles_labels()
-    if any_running:
+    if any_running and running == "dashed":
         handles.append(Line2D([], [], linestyle="--", marker="o", markerfacecolor="white", color="grey"))
         labels.append("period still running")
     if handles:
