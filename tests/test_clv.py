@@ -209,6 +209,16 @@ def test_holdout_matches_fader_hardie_lee_2005(cdnow_ws):
     assert round(v.transactions.params["r"], 3) == 0.243
 
 
+
+def test_mbgnbd_holdout_validation_uses_its_closed_forms(cdnow_ws):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = validate_holdout(cdnow_ws, cdnow_params(as_of="1998-06-30", holdout_days=273))
+    assert v.transactions.kind == "mbgnbd"
+    assert round(v.transactions.params["r"], 3) == 0.525  # the calibration fit is the reference fit
+    assert v.period_transactions["model"].sum() == pytest.approx(2357, rel=1e-6)
+    assert v.summary()["repeat_transactions_holdout"] == 1882
+
 # -- weighting, scoring, joining back ----------------------------------------------------------
 @pytest.mark.parametrize("model", ["mbgnbd", "bgnbd", "pareto"])
 def test_weighted_fit_on_distinct_rows_equals_per_customer_fit(cdnow_result, model):
