@@ -1,4 +1,4 @@
-"""Predictive customer lifetime value: BG/NBD or Pareto/NBD purchases + Gamma-Gamma spend.
+"""Predictive customer lifetime value: MBG/NBD, BG/NBD or Pareto/NBD purchases + Gamma-Gamma spend.
 
 This is the only module that imports `lifetimes` (lazily, with its global side effects
 undone), so the model library can be swapped without touching anything else. Everything that
@@ -9,6 +9,10 @@ condense customers the same way), and scores are joined back to customers in the
 
 References
 ----------
+- Batislam, Denizel & Filiztekin (2007), "Empirical validation and comparison of models for
+  customer base analysis", IJRM 24(3); Wagner & Hoppe (2008), "Erratum on the MBG/NBD model",
+  IJRM 25(3) -- MBG/NBD (the default: customers may drop out right after any purchase,
+  the first included, so one-time buyers age too).
 - Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
   Pareto/NBD Model", Marketing Science 24(2) -- BG/NBD.
 - Schmittlein, Morrison & Colombo (1987) -- Pareto/NBD.
@@ -34,23 +38,27 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import hyp2f1
 
 from cdp_lib import clv_summary, gender, schema
+from cdp_lib.clv_likelihood import BgNbdRows, GammaGammaRows, bgnbd_objective, distinct, gamma_gamma_objective
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.filters import where_expr
 from cdp_lib.metrics import events_for
 from cdp_lib.prerequisites import as_of_end, check_prerequisites
 from cdp_lib.workspace import Workspace
 
-MODELS = ("bgnbd", "pareto")
-MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD"}
-PARAM_NAMES = {"bgnbd": ("r", "alpha", "a", "b"), "pareto": ("r", "alpha", "s", "beta")}
+MODELS = ("mbgnbd", "bgnbd", "pareto")
+DEFAULT_MODEL = "mbgnbd"
+MODEL_NAMES = {"mbgnbd": "Modified BG/NBD", "bgnbd": "BG/NBD", "pareto": "Pareto/NBD"}
+PARAM_NAMES = {"mbgnbd": ("r", "alpha", "a", "b"), "bgnbd": ("r", "alpha", "a", "b"), "pareto": ("r", "alpha", "s", "beta")}
+# No expected next-order date for a customer whose P(alive) is below this (probably gone).
+MIN_P_ALIVE_FOR_NEXT_ORDER = 0.5
 # Churn bands on churn_probability = 1 - P(alive): below 0.3 low, below 0.7 medium, else high.
 CHURN_CUTOFFS = (0.3, 0.7)
 # Discounting steps through the horizon in 30-day "months", as lifetimes' own CLV does.
 DISCOUNT_STEP_DAYS = 30
-DEFAULT_TOL = {"bgnbd": 1e-7, "pareto": 1e-6}
+DEFAULT_TOL = {"mbgnbd": 1e-7, "bgnbd": 1e-7, "pareto": 1e-6}
 PREDICTION_COLUMNS = (
     "profile_id", "as_of", "historic_clv", "predicted_clv", "total_clv", "historic_orders",
     "predicted_orders", "average_order_value", "average_days_between_orders", "p_alive",
@@ -69,6 +77,8 @@ class ClvParams:
     """Validated CLV parameters; the same names in YAML, notebook, function and CLI flag.
 
     `discount_rate` is annual (0.1 = 10 % a year), applied per 30-day step of the horizon.
+    `min_p_alive_for_next_order`: customers with a lower P(alive) get no expected next-order
+    date (they are probably gone; 0 gives everyone who ordered a date).
     `penalizer` is the L2 penalty lifetimes adds to the negative log-likelihood (use a small
     value such as 0.001 when a fit does not converge); `tol` the optimiser tolerance (model
     default when None); `max_iterations` caps the optimiser's iterations (None: scipy default).
@@ -78,7 +88,7 @@ class ClvParams:
     time_unit: str = "D"
     horizon_days: int = 365
     holdout_days: int = 0
-    model: str = "bgnbd"
+    model: str = DEFAULT_MODEL
     metric: str = schema.PLACED_ORDER
     refund_metric: str = schema.REFUNDED_ORDER
     where: list = field(default_factory=list)
@@ -86,6 +96,7 @@ class ClvParams:
     penalizer: float = 0.0
     tol: float | None = None
     max_iterations: int | None = None
+    min_p_alive_for_next_order: float = MIN_P_ALIVE_FOR_NEXT_ORDER
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -132,6 +143,12 @@ class ClvParams:
             raise InputError(f"tol: expected a small positive tolerance such as 1e-7, found {self.tol!r}")
         if self.max_iterations is not None and int(self.max_iterations) < 1:
             raise InputError(f"max_iterations: expected at least 1, found {self.max_iterations!r}")
+        threshold = self.min_p_alive_for_next_order
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
+            raise InputError(
+                f"min_p_alive_for_next_order: expected a probability between 0 and 1 such as 0.5, found {threshold!r}"
+            )
+        self.min_p_alive_for_next_order = float(threshold)
         if not isinstance(self.where, list):
             raise InputError("where: expected a list of filters on order events")
 
@@ -180,7 +197,7 @@ def _fit_or_explain(fit, what: str, n: int):
 # -- models ------------------------------------------------------------------------------------
 @dataclass
 class TransactionModel:
-    """A fitted purchase-count model (BG/NBD or Pareto/NBD) in the summary's time unit."""
+    """A fitted purchase-count model (MBG/NBD, BG/NBD or Pareto/NBD) in the summary's time unit."""
 
     kind: str
     params: dict
@@ -190,7 +207,7 @@ class TransactionModel:
 
     def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
         """E[purchases in the next `t` units | frequency, recency, T]."""
-        if self.kind == "bgnbd" and np.ndim(t) == 0:
+        if self.kind in ("bgnbd", "mbgnbd") and np.ndim(t) == 0:
             return self._bgnbd_expected_purchases(float(t), *(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
         with _fenced():
             out = self._fitter.conditional_expected_number_of_purchases_up_to_time(t, frequency, recency, T)
@@ -198,22 +215,26 @@ class TransactionModel:
 
     def _bgnbd_expected_purchases(self, t: float, x: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
         """lifetimes' `conditional_expected_number_of_purchases_up_to_time` (Fader, Hardie & Lee
-        2005, eq. 10), the same operations, with the Gaussian hypergeometric part (which depends
-        on x and T only) evaluated once per distinct (x, T) pair instead of once per row."""
+        2005, eq. 10; for MBG/NBD Wagner & Hoppe 2008, the same with k = 1 below), the same
+        operations, with the Gaussian hypergeometric part (which depends on x and T only)
+        evaluated once per distinct (x, T) pair instead of once per row. Where the series
+        overflows, its Euler transform is used (as lifetimes does for BG/NBD)."""
         p = self.params
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        T_values, T_index = _distinct(T)
+        k = 1.0 if self.kind == "mbgnbd" else 0.0  # MBG/NBD: drop-out also right after the first purchase
+        T_values, T_index = distinct(T)
         pairs, pair_index = np.unique(x.astype(np.int64) * len(T_values) + T_index, return_inverse=True)
         xu, Tu = (pairs // len(T_values)).astype(float), T_values[pairs % len(T_values)]
-        _a, _b, _c, _z = r + xu, b + xu, a + b + xu - 1, t / (alpha + Tu + t)
+        _a, _b, _c, _z = r + xu, b + xu + k, a + b + xu - 1 + k, t / (alpha + Tu + t)
         with np.errstate(all="ignore"):
             ln_hyp = np.log(hyp2f1(_a, _b, _c, _z))
             ln_hyp_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, _z)) + (_c - _a - _b) * np.log(1 - _z)
         ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
-        first_term = (a + b + xu - 1) / (a - 1)
+        first_term = (a + b + xu - 1 + k) / (a - 1)
         second_term = 1 - np.exp(ln_hyp + (r + xu) * np.log((alpha + Tu) / (alpha + t + Tu)))
         numerator = (first_term * second_term)[pair_index.reshape(-1)]
-        denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + T) / (alpha + recency)) ** (r + x)
+        dropout = (x > 0) | (k > 0)
+        denominator = 1 + dropout * (a / (b + x - 1 + k)) * ((alpha + T) / (alpha + recency)) ** (r + x)
         return numerator / denominator
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
@@ -231,10 +252,11 @@ class TransactionModel:
     def probability_of_repeat_purchases(self, t: float, n: int, rng: np.random.Generator) -> np.ndarray:
         """P(X(t) = 0..n-1) for a new customer observed for `t` units (last entry: n or more).
 
-        BG/NBD uses the closed form (Fader, Hardie & Lee 2005, eq. 8); Pareto/NBD is simulated
-        (100,000 draws from the fitted mixing distributions).
+        BG/NBD and MBG/NBD use lifetimes' closed forms (Fader, Hardie & Lee 2005, eq. 8;
+        Batislam et al. 2007); Pareto/NBD is simulated (100,000 draws from the fitted mixing
+        distributions).
         """
-        if self.kind == "bgnbd":
+        if self.kind in ("bgnbd", "mbgnbd"):
             with _fenced():
                 probs = np.array([float(self._fitter.probability_of_n_purchases_up_to_time(t, k)) for k in range(n - 1)])
         else:
@@ -279,144 +301,6 @@ class SpendModel:
         return (1 - weight) * self.population_mean + weight * m
 
 
-# -- likelihoods on condensed rows (value and gradient in numpy) -------------------------------
-# lifetimes evaluates its likelihoods through autograd, once per row, and computes a Hessian
-# after every fit. These functions evaluate the SAME objectives (lifetimes' formulas, in the same
-# log-parameters, scaling and normalisation, penalty included) with hand-derived gradients,
-# grouping every term that depends on one column only by that column's distinct values, so one
-# evaluation costs a few vector operations over the rows. The optimiser is the one lifetimes
-# uses (scipy BFGS, same start, same `tol`), so the estimates are lifetimes' estimates.
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Σ a·b without BLAS (a threaded BLAS dot is slow on a busy machine)."""
-    return float(np.multiply(a, b).sum())
-
-
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and, per row, the index of its value."""
-    return np.unique(values, return_inverse=True)
-
-
-@dataclass
-class _BgNbdRows:
-    """BG/NBD input grouped for `_bgnbd_objective`: weights per distinct x, per distinct T of
-    one-time buyers, and repeat buyers' rows as indexes into distinct x, T and t_x values."""
-
-    x_values: np.ndarray
-    x_weight: np.ndarray
-    total_weight: float
-    t0_values: np.ndarray  # distinct T of customers with x = 0
-    t0_weight: np.ndarray
-    T_values: np.ndarray  # repeat buyers: distinct T, t_x, x and per-row indexes
-    T_index: np.ndarray
-    tx_values: np.ndarray
-    tx_index: np.ndarray
-    xr_values: np.ndarray
-    xr_index: np.ndarray
-    x: np.ndarray
-    w: np.ndarray
-
-    @classmethod
-    def build(cls, frequency, recency, T, weight) -> "_BgNbdRows":
-        x, t_x, T, w = (np.asarray(v, dtype=float) for v in (frequency, recency, T, weight))
-        x_values, x_index = _distinct(x)
-        once = x == 0
-        t0_values, t0_index = _distinct(T[once])
-        rep = ~once
-        T_values, T_index = _distinct(T[rep])
-        tx_values, tx_index = _distinct(t_x[rep])
-        xr_values, xr_index = _distinct(x[rep])
-        return cls(x_values, np.bincount(x_index, w), float(w.sum()), t0_values,
-                   np.bincount(t0_index, w[once], len(t0_values)), T_values, T_index, tx_values, tx_index,
-                   xr_values, xr_index, x[rep], w[rep])
-
-
-def _bgnbd_objective(log_params: np.ndarray, d: _BgNbdRows, penalizer: float) -> tuple[float, np.ndarray]:
-    """lifetimes' `BetaGeoFitter._negative_log_likelihood` (Fader, Hardie & Lee 2005, section 7)
-    and its gradient in log-parameters."""
-    params = np.exp(log_params)
-    r, alpha, a, b = params
-    xv, xw = d.x_values, d.x_weight
-    # Terms of x only: ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x) − ln B(a, b).
-    ll = _dot(xw, (gammaln(r + xv) - gammaln(r) + gammaln(a + b) + gammaln(b + xv) - gammaln(b)
-                     - gammaln(a + b + xv))) + d.total_weight * r * np.log(alpha)
-    g_r = _dot(xw, (digamma(r + xv) - digamma(r))) + d.total_weight * np.log(alpha)
-    g_alpha = d.total_weight * r / alpha
-    g_a = _dot(xw, (digamma(a + b) - digamma(a + b + xv)))
-    g_b = _dot(xw, (digamma(a + b) + digamma(b + xv) - digamma(b) - digamma(a + b + xv)))
-    # One-time buyers: −r ln(α + T).
-    log_t0 = np.log(alpha + d.t0_values)
-    ll -= r * _dot(d.t0_weight, log_t0)
-    g_r -= _dot(d.t0_weight, log_t0)
-    g_alpha -= r * _dot(d.t0_weight, (1.0 / (alpha + d.t0_values)))
-    # Repeat buyers: −(r+x) ln(α+T) + ln(1 + e^δ), δ = ln a − ln(b+x−1) + (r+x)(ln(α+T) − ln(α+t_x)).
-    log_T = np.log(alpha + d.T_values)[d.T_index]
-    inv_T = (1.0 / (alpha + d.T_values))[d.T_index]
-    log_tx = np.log(alpha + d.tx_values)[d.tx_index]
-    inv_tx = (1.0 / (alpha + d.tx_values))[d.tx_index]
-    rx = r + d.x
-    gap = log_T - log_tx
-    delta = np.log(a) - np.log(b + d.xr_values - 1.0)[d.xr_index] + rx * gap
-    tail = np.exp(-np.abs(delta))
-    share = np.where(delta >= 0, 1.0, tail) / (1.0 + tail)  # d ln(1 + e^δ) / dδ
-    w = d.w
-    ll += _dot(w, np.maximum(delta, 0.0) + np.log1p(tail) - rx * log_T)
-    ws = w * share
-    g_r += _dot(ws, gap) - _dot(w, log_T)
-    g_alpha += _dot(ws, (rx * (inv_T - inv_tx))) - _dot(w, (rx * inv_T))
-    g_a += float(ws.sum()) / a
-    g_b -= _dot(np.bincount(d.xr_index, ws, len(d.xr_values)), 1.0 / (b + d.xr_values - 1.0))
-    grad = np.array([g_r, g_alpha, g_a, g_b]) * params  # chain rule for log-parameters
-    value = -ll / d.total_weight + penalizer * float(np.sum(params ** 2))
-    return value, -grad / d.total_weight + 2.0 * penalizer * params ** 2
-
-
-@dataclass
-class _GammaGammaRows:
-    """Gamma-Gamma input: weights per distinct x, and per row x, ln(x m) and the weight."""
-
-    x_values: np.ndarray
-    x_weight: np.ndarray
-    total_weight: float
-    sum_log_m: float  # Σ w ln m
-    x: np.ndarray
-    xm: np.ndarray
-    log_xm: np.ndarray
-    w: np.ndarray
-
-    @classmethod
-    def build(cls, frequency, monetary_value, weight) -> "_GammaGammaRows":
-        x, m, w = (np.asarray(v, dtype=float) for v in (frequency, monetary_value, weight))
-        x_values, x_index = _distinct(x)
-        return cls(x_values, np.bincount(x_index, w), float(w.sum()), _dot(w, np.log(m)), x, x * m,
-                   np.log(x * m), w)
-
-
-def _gamma_gamma_objective(log_params: np.ndarray, d: _GammaGammaRows, penalizer: float) -> tuple[float, np.ndarray]:
-    """lifetimes' `GammaGammaFitter._negative_log_likelihood` (Fader & Hardie 2013, eq. 1a) and
-    its gradient in log-parameters.
-
-    Per customer the log-likelihood is ln Γ(px+q) − ln Γ(px) − ln Γ(q) − px·ln((xm+v)/(xm))
-    − q·ln((xm+v)/v) − ln m: lifetimes' terms regrouped so that no large sums cancel.
-    """
-    params = np.exp(log_params)
-    p, q, v = params
-    xv, xw, n = d.x_values, d.x_weight, d.total_weight
-    px = p * xv
-    log_xmv = np.log(d.xm + v)
-    over_xm = log_xmv - d.log_xm  # ln((xm+v)/(xm))
-    over_v = log_xmv - np.log(v)  # ln((xm+v)/v)
-    wx_over_xm = _dot(d.w, (d.x * over_xm))
-    w_over_v = _dot(d.w, over_v)
-    ll = _dot(xw, (gammaln(px + q) - gammaln(px) - gammaln(q))) - p * wx_over_xm - q * w_over_v - d.sum_log_m
-    g_p = _dot(xw, (xv * (digamma(px + q) - digamma(px)))) - wx_over_xm
-    g_q = _dot(xw, (digamma(px + q) - digamma(q))) - w_over_v
-    # d/dv of −(px+q) ln(xm+v) + q ln v is x (q m − p v) / (v (xm+v)) per customer.
-    g_v = _dot(d.w, (d.x * (q * d.xm / d.x - p * v) / (v * (d.xm + v))))
-    grad = np.array([g_p, g_q, g_v]) * params
-    value = -ll / n + penalizer * float(np.sum(params ** 2))
-    return value, -grad / n + 2.0 * penalizer * params ** 2
-
-
 def _minimize(objective, rows, start: np.ndarray, penalizer: float, tol: float, options: dict,
               what: str, n: int) -> np.ndarray:
     """scipy's minimize as lifetimes' `_fit` calls it (BFGS, `tol`); returns log-parameters."""
@@ -451,13 +335,13 @@ def _warm_start(rows: pd.DataFrame, fit_sample) -> np.ndarray | None:
         return None
 
 
-def fit_transactions(combos: pd.DataFrame, model: str = "bgnbd", penalizer: float = 0.0,
+def fit_transactions(combos: pd.DataFrame, model: str = DEFAULT_MODEL, penalizer: float = 0.0,
                      tol: float | None = None, max_iterations: int | None = None) -> TransactionModel:
-    """Fit BG/NBD or Pareto/NBD on distinct `frequency, recency, T` rows with `weight` counts.
+    """Fit MBG/NBD, BG/NBD or Pareto/NBD on distinct `frequency, recency, T` rows with `weight` counts.
 
-    The weighted fit maximises the same likelihood as one row per customer: BG/NBD's objective
-    divides by the total weight either way; Pareto/NBD's divides by the mean weight, so its
-    function tolerance is rescaled accordingly and the Nelder-Mead steps are identical.
+    The weighted fit maximises the same likelihood as one row per customer: the (M)BG/NBD
+    objective divides by the total weight either way; Pareto/NBD's divides by the mean weight, so
+    its function tolerance is rescaled accordingly and the Nelder-Mead steps are identical.
     """
     lt = _lifetimes()
     w = np.asarray(combos["weight"], dtype=float)
@@ -472,18 +356,19 @@ def fit_transactions(combos: pd.DataFrame, model: str = "bgnbd", penalizer: floa
     tol = DEFAULT_TOL[model] if tol is None else float(tol)
     args = (combos["frequency"].to_numpy(), combos["recency"].to_numpy(float), combos["T"].to_numpy(float))
     options = {} if max_iterations is None else {"maxiter": int(max_iterations)}
-    if model == "bgnbd":
+    if model in ("bgnbd", "mbgnbd"):
         scale = 1.0 / combos["T"].max()  # lifetimes fits alpha in units of the largest T
+        modified = model == "mbgnbd"
 
         def fit(rows: pd.DataFrame, tolerance: float, start: np.ndarray | None) -> np.ndarray:
-            data = _BgNbdRows.build(rows["frequency"], rows["recency"].to_numpy(float) * scale,
-                                    rows["T"].to_numpy(float) * scale, rows["weight"])
+            data = BgNbdRows.build(rows["frequency"], rows["recency"].to_numpy(float) * scale,
+                                   rows["T"].to_numpy(float) * scale, rows["weight"], modified=modified)
             x0 = 0.1 * np.ones(4) if start is None else start  # lifetimes' default start
-            return _minimize(_bgnbd_objective, data, x0, penalizer, tolerance, options, "BG/NBD", n)
+            return _minimize(bgnbd_objective, data, x0, penalizer, tolerance, options, MODEL_NAMES[model], n)
 
         start = _warm_start(combos, lambda sample: fit(sample, 1e-4, None))
         r, alpha, a, b = np.exp(fit(combos, tol, start))
-        fitter = lt.BetaGeoFitter(penalizer_coef=penalizer)
+        fitter = (lt.ModifiedBetaGeoFitter if modified else lt.BetaGeoFitter)(penalizer_coef=penalizer)
         fitter.params_ = pd.Series([r, alpha / scale, a, b], index=list(PARAM_NAMES[model]))
         log_params = np.log(fitter.params_.to_numpy())
         with _fenced():
@@ -534,9 +419,9 @@ def fit_spend(combos: pd.DataFrame, penalizer: float = 0.0, tol: float = 1e-7,
     options = {} if max_iterations is None else {"maxiter": int(max_iterations)}
 
     def fit(rows: pd.DataFrame, tolerance: float, start: np.ndarray | None) -> np.ndarray:
-        data = _GammaGammaRows.build(rows["frequency"], rows["monetary_value"], rows["weight"])
+        data = GammaGammaRows.build(rows["frequency"], rows["monetary_value"], rows["weight"])
         x0 = 0.1 * np.ones(3) if start is None else start  # lifetimes' default start
-        return _minimize(_gamma_gamma_objective, data, x0, penalizer, tolerance, options, "Gamma-Gamma", n)
+        return _minimize(gamma_gamma_objective, data, x0, penalizer, tolerance, options, "Gamma-Gamma", n)
 
     start = _warm_start(usable, lambda sample: fit(sample, 1e-4, None))
     fitter = lt.GammaGammaFitter(penalizer_coef=penalizer)
@@ -615,10 +500,25 @@ class ClvReport:
     excluded_negative_orders: int = 0
     excluded_spend_customers: int = 0
     population_days_between_orders: float | None = None
+    min_p_alive_for_next_order: float = MIN_P_ALIVE_FOR_NEXT_ORDER
+    next_order_dates_withheld: int = 0  # customers who ordered but have P(alive) below the threshold
     validation: dict | None = None
 
+    @property
+    def model_name(self) -> str:
+        """The purchase model's name as people read it, e.g. `Modified BG/NBD`."""
+        return MODEL_NAMES[self.model]
+
+    def churn_note(self) -> str:
+        """One sentence saying where churn figures and next-order dates come from."""
+        return (
+            f"Churn probability = 1 - P(alive) from the {self.model_name} model; no expected next-order date "
+            f"for {self.next_order_dates_withheld:,} customers with P(alive) below {self.min_p_alive_for_next_order:g}"
+        )
+
     def params_json(self) -> dict:
-        """The params file: `{"bgnbd"|"pareto": {...}, "gamma_gamma": {...}, n_customers, as_of, time_unit}`."""
+        """The params file: `{"model": "mbgnbd", "mbgnbd"|"bgnbd"|"pareto": {...}, "gamma_gamma": {...},
+        n_customers, as_of, time_unit, ...}`."""
         out = {
             self.model: self.transaction_params,
             "gamma_gamma": self.spend_params,
@@ -629,6 +529,7 @@ class ClvReport:
         out.update({k: v for k, v in asdict(self).items() if k not in {"transaction_params", "spend_params", "model"}
                     and k not in out})
         out["model"] = self.model
+        out["model_name"] = self.model_name
         return out
 
     def write_params(self, path: str | Path) -> None:
@@ -636,7 +537,8 @@ class ClvReport:
 
     def summary_frame(self) -> pd.DataFrame:
         """Two columns (`item`, `value`) for display in a notebook or terminal."""
-        rows = [(f"{MODEL_NAMES[self.model]} {k}", round(v, 4)) for k, v in self.transaction_params.items()]
+        rows = [("purchase and churn model", self.model_name)]
+        rows += [(f"{self.model_name} {k}", round(v, 4)) for k, v in self.transaction_params.items()]
         rows += [(f"Gamma-Gamma {k}", round(v, 4)) for k, v in self.spend_params.items()]
         rows += [
             ("log-likelihood", round(self.log_likelihood, 1)),
@@ -647,6 +549,8 @@ class ClvReport:
             ("horizon (days)", self.horizon_days),
             ("annual discount rate", self.discount_rate),
             ("confidence", self.confidence),
+            ("no next-order date below P(alive)", self.min_p_alive_for_next_order),
+            ("customers without a next-order date (probably gone)", self.next_order_dates_withheld),
         ]
         return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
 
@@ -759,8 +663,9 @@ def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
     median_gap = gaps.aggregate(m=(gaps.recency_days.cast("float64") / gaps.frequency).median()).execute().iloc[0]["m"]
     median_gap = None if median_gap is None or pd.isna(median_gap) else float(median_gap)
 
-    per_customer = _customer_fields(s, as_of, median_gap)
+    per_customer = _customer_fields(s, as_of, median_gap, params.min_p_alive_for_next_order)
     predictions = _with_profiles(ws, per_customer, as_of)
+    withheld = int(per_customer.filter(per_customer.p_alive < params.min_p_alive_for_next_order).count().execute())
 
     counts = summary.aggregate(n=summary.count(), rep=(summary.frequency > 0).sum(), first=summary.first_day.min()).execute().iloc[0]
     negative = _count_negative(ws, params)
@@ -780,6 +685,8 @@ def compute_clv(ws: Workspace, params: ClvParams | None = None) -> ClvResult:
         excluded_negative_orders=negative,
         excluded_spend_customers=sm.excluded,
         population_days_between_orders=median_gap,
+        min_p_alive_for_next_order=params.min_p_alive_for_next_order,
+        next_order_dates_withheld=withheld,
     )
     return ClvResult(predictions, summary, tm, sm, report, params)
 
@@ -802,7 +709,7 @@ def _count_negative(ws: Workspace, params: ClvParams) -> int:
     return int(upto.count().execute())
 
 
-def _customer_fields(s: ir.Table, as_of: dt.date, median_gap: float | None) -> ir.Table:
+def _customer_fields(s: ir.Table, as_of: dt.date, median_gap: float | None, min_p_alive: float) -> ir.Table:
     as_of_lit = ibis.literal(as_of, type="date")
     avg_gap = ibis.ifelse(s.frequency > 0, s.recency_days.cast("float64") / s.frequency.cast("float64"), ibis.null("float64"))
     gap = avg_gap.fill_null(ibis.literal(median_gap, type="float64")) if median_gap else avg_gap
@@ -811,6 +718,8 @@ def _customer_fields(s: ir.Table, as_of: dt.date, median_gap: float | None) -> i
     steps = ((since / gap).floor() + 1).cast("float64")
     ahead = (steps * gap).round().cast("int64")
     next_date = ibis.ifelse(gap > 0, s.last_day + ahead.as_interval("D"), as_of_lit + ibis.interval(days=1))
+    # a customer who is probably gone is not expected back: no date (never "due next week" at churn 90 %)
+    next_date = ibis.ifelse(s.p_alive >= min_p_alive, next_date, ibis.null(next_date.type()))
     churn = 1.0 - s.p_alive
     historic = s.gross_value - s.refunded_value.fill_null(0)
     predicted = s.discounted_orders * s.expected_spend

@@ -5,7 +5,9 @@ first event of the cohort `metric`. Period 0 is the cohort's own period; a custo
 in period k when they have at least one event of the `return_metric` in that calendar period.
 Revenue and orders per customer count the cohort `metric`'s events (value and number) in the
 period, divided by the cohort's size. Periods run from 0 to the period holding `until` (default:
-the newest event of either metric), so a young cohort has fewer columns, never false zeros.
+the newest event of either metric), so a young cohort has fewer columns, never false zeros. The
+period holding `until` is still running when it ends after `until`: its rows carry
+`period_complete = False`, so charts never draw it as a drop in retention.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ PERIODS = ("day", "week", "month")
 NOT_SET = "(not set)"
 MATRICES = (
     "customers", "active_customers", "retention", "revenue", "revenue_per_customer",
-    "cumulative_revenue_per_customer", "orders", "orders_per_customer",
+    "cumulative_revenue_per_customer", "orders", "orders_per_customer", "period_complete",
 )
 
 
@@ -123,7 +125,10 @@ def _day_start(day: dt.date) -> ibis.Scalar:
 
 # periods a person is active in are bits of a signed 64-bit integer (bits 0..62)
 MASK_BITS = 63
-_ONE = ibis.literal(1, type="int64").cast("int64")
+# a literal 1 typed int64 is written as a bare `1`, which DuckDB reads as a 32-bit INTEGER, and
+# shifting it by a literal period ordinal >= 31 is then out of range: cast from int32 so the SQL
+# holds an explicit CAST(1 AS BIGINT)
+_ONE = ibis.literal(1, type="int32").cast("int64")
 
 
 @ibis.udf.agg.builtin(name="bit_or")
@@ -163,7 +168,8 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     Columns: [breakdown], cohort (label: YYYY-MM for months, ISO date of the first day for
     weeks and days), cohort_start, period (0 = the cohort's own period), customers,
     active_customers, retention, revenue, revenue_per_customer, cumulative_revenue_per_customer,
-    orders, orders_per_customer.
+    orders, orders_per_customer, period_complete (False for the calendar period holding `until`
+    when it ends after `until`: that period is still running and its figures are partial).
 
     Plan: one small query finds the time span; each event gets the ordinal of its calendar period
     (comparisons with literal period starts); a customer's cohort is the smallest ordinal of their
@@ -189,6 +195,9 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
     n_periods = len(starts)
     # events after the end of `until` fall past the last boundary: the last period may be partial
     bounds = [*starts, until + dt.timedelta(days=1)]
+    # only the calendar period holding `until` can end after it (every earlier one ends before
+    # its start); it is complete when its last day is `until` itself
+    last_complete = _next_start(starts[-1], params.period) - dt.timedelta(days=1) <= until
 
     def inside(events: ir.Table) -> ir.Table:
         ts = events.timestamp
@@ -267,9 +276,11 @@ def cohort_table(ws: Workspace, params: CohortParams, metrics=None) -> ir.Table:
         revenue_per_customer=out.revenue / size,
         cumulative_revenue_per_customer=out.revenue.sum().over(w) / size,
         orders_per_customer=out.orders.cast("float64") / size,
+        period_complete=(out._c + out.period < n_periods - 1) | ibis.literal(last_complete),
     )
     cols = [*group, "cohort", "cohort_start", "period", "customers", "active_customers", "retention", "revenue",
-            "revenue_per_customer", "cumulative_revenue_per_customer", "orders", "orders_per_customer"]
+            "revenue_per_customer", "cumulative_revenue_per_customer", "orders", "orders_per_customer",
+            "period_complete"]
     return out.select(*cols).order_by([*group, "cohort_start", "period"])
 
 

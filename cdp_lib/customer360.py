@@ -3,9 +3,10 @@
 `find_profiles` looks a person up by email, phone, external id or profile id; `customer_360`
 gathers, for one profile: recently viewed and bought products, last purchase channel,
 preferred channel, usual active hour, responses to email and SMS, and — when the analyses have
-run — expected next purchase date and churn probability (`clv_predictions`), RFM group history
-(`rfm_snapshots`) and segments (`segment_membership`). Every part is an Ibis query filtered to
-the one profile; tables that do not exist yet give empty answers, never errors.
+run — expected next purchase date and churn probability (`clv_predictions`, read through
+`prediction_facts_table`, which never shows a next purchase beside a high churn risk), RFM group
+history (`rfm_snapshots`) and segments (`segment_membership`). Every part is an Ibis query
+filtered to the one profile; tables that do not exist yet give empty answers, never errors.
 """
 
 from __future__ import annotations
@@ -33,6 +34,35 @@ MESSAGE_METRICS = {
     "sms": ("Received SMS", None, "Clicked SMS"),
 }
 PROFILE_FIELDS = ("profile_id", "external_id", "email", "phone", "first_name", "last_name", "city", "country")
+# next_purchase values of `prediction_facts_table`
+EXPECTED, PASSED, PROBABLY_GONE = "expected", "date passed", "not expected (probably gone)"
+
+
+def prediction_facts_table(predictions: ir.Table, as_of: Any = None) -> ir.Table:
+    """What the 360 view shows from `clv_predictions`, for every profile in it (an Ibis table).
+
+    Columns: profile_id, expected_next_order_date, next_purchase, churn_probability, churn_risk,
+    predicted_clv. A customer whose stored churn risk is `high` is shown no next purchase date
+    (`next_purchase` "not expected (probably gone)"), whatever the stored row holds, so the view
+    never puts "churn 90 %" beside "next purchase next week" (`cdp clv` already leaves the date
+    empty below `min_p_alive_for_next_order`; this also covers rows stored with a lower
+    threshold). A date before the as-of day (predictions older than the view) is "date passed".
+    """
+    day = ibis.literal(as_of_end(as_of).date(), type="date")
+    p = predictions
+    stored = p.expected_next_order_date.cast("date")
+    gone = (p.churn_risk == "high").fill_null(False)
+    shown = ibis.ifelse(gone, ibis.null("date"), stored)
+    status = ibis.cases(
+        (gone, PROBABLY_GONE),
+        (shown.isnull(), ibis.null("string")),
+        (shown < day, PASSED),
+        else_=EXPECTED,
+    )
+    return p.select(
+        "profile_id", expected_next_order_date=shown, next_purchase=status, churn_probability=p.churn_probability,
+        churn_risk=p.churn_risk, predicted_clv=p.predicted_clv,
+    )
 
 
 def _normal_phone(text: str) -> str:
@@ -86,6 +116,7 @@ class Customer360:
     usual_active_hour: int | None
     message_responses: pd.DataFrame
     expected_next_order_date: Any = None
+    next_purchase: str | None = None  # see `prediction_facts_table`
     churn_probability: float | None = None
     churn_risk: str | None = None
     predicted_clv: float | None = None
@@ -193,12 +224,13 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
         message_responses=_message_responses(ev),
     )
     if ws.has_table("clv_predictions"):
-        clv = ws.table("clv_predictions")
-        row = clv.filter(clv.profile_id == profile_id).limit(1).execute()
+        facts = prediction_facts_table(ws.table("clv_predictions"), as_of)
+        row = facts.filter(facts.profile_id == profile_id).limit(1).execute()
         if not row.empty:
             r = row.iloc[0]
             nxt = r.get("expected_next_order_date")
             out.expected_next_order_date = None if pd.isna(nxt) else pd.Timestamp(nxt).date()
+            out.next_purchase = None if pd.isna(r.get("next_purchase")) else str(r["next_purchase"])
             out.churn_probability = None if pd.isna(r.get("churn_probability")) else float(r["churn_probability"])
             out.churn_risk = None if pd.isna(r.get("churn_risk")) else str(r["churn_risk"])
             out.predicted_clv = None if pd.isna(r.get("predicted_clv")) else float(r["predicted_clv"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 
@@ -74,11 +75,22 @@ def cdnow_params(**kw) -> clv.ClvParams:
 
 @pytest.fixture(scope="module")
 def cdnow_result(cdnow_ws):
+    """BG/NBD, chosen explicitly: the published BG/NBD results below are for this model."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.compute_clv(cdnow_ws, cdnow_params(model="bgnbd", horizon_days=39 * 7))
+    yield result
+    result.summary.release()  # drop the engine-side temporary table before the workspace closes
+
+
+@pytest.fixture(scope="module")
+def cdnow_default(cdnow_ws):
+    """The default model (Modified BG/NBD) on the same data."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = clv.compute_clv(cdnow_ws, cdnow_params(horizon_days=39 * 7))
     yield result
-    result.summary.release()  # drop the engine-side temporary table before the workspace closes
+    result.summary.release()
 
 
 # -- summary statistics in the engine ----------------------------------------------------------
@@ -138,6 +150,15 @@ def test_bgnbd_matches_fader_hardie_lee_2005(cdnow_result):
     assert cdnow_result.report.n_customers == 2357
 
 
+def test_mbgnbd_is_the_default_and_matches_batislam_2007_on_cdnow(cdnow_default):
+    """Reference: lifetimes' own MBG/NBD test on the CDNOW sample (BTYDplus agrees)."""
+    assert clv.ClvParams().model == "mbgnbd" and cdnow_default.report.model == "mbgnbd"
+    p = cdnow_default.report.transaction_params
+    for name, want in {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}.items():
+        assert p[name] == pytest.approx(want, rel=0.01), name
+    assert (round(p["r"], 3), round(p["alpha"], 3), round(p["a"], 3), round(p["b"], 3)) == (0.525, 6.183, 0.891, 1.614)
+
+
 def test_pareto_nbd_matches_fader_hardie_lee_2005(cdnow_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -174,7 +195,7 @@ def test_customer_1_expected_purchases_fader_hardie_lee_2005(cdnow_ws, cdnow_res
 def test_holdout_matches_fader_hardie_lee_2005(cdnow_ws):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        v = validate_holdout(cdnow_ws, cdnow_params(as_of="1998-06-30", holdout_days=273))
+        v = validate_holdout(cdnow_ws, cdnow_params(model="bgnbd", as_of="1998-06-30", holdout_days=273))
     s = v.summary()
     assert s["calibration_end"] == "1997-09-30"
     assert s["repeat_transactions_calibration"] == 2457
@@ -188,18 +209,127 @@ def test_holdout_matches_fader_hardie_lee_2005(cdnow_ws):
     assert round(v.transactions.params["r"], 3) == 0.243
 
 
+
+def test_mbgnbd_holdout_validation_uses_its_closed_forms(cdnow_ws):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = validate_holdout(cdnow_ws, cdnow_params(as_of="1998-06-30", holdout_days=273))
+    assert v.transactions.kind == "mbgnbd"
+    assert round(v.transactions.params["r"], 3) == 0.525  # the calibration fit is the reference fit
+    assert v.period_transactions["model"].sum() == pytest.approx(2357, rel=1e-6)
+    assert v.summary()["repeat_transactions_holdout"] == 1882
+
 # -- weighting, scoring, joining back ----------------------------------------------------------
-@pytest.mark.parametrize("model", ["bgnbd", "pareto"])
+@pytest.mark.parametrize("model", ["mbgnbd", "bgnbd", "pareto"])
 def test_weighted_fit_on_distinct_rows_equals_per_customer_fit(cdnow_result, model):
     s = cdnow_result.summary.execute()
     combos = s.groupby(["frequency", "recency", "T"], as_index=False).size().rename(columns={"size": "weight"})
     assert len(combos) < len(s)
     weighted = clv.fit_transactions(combos, model)
-    plain = (lifetimes.BetaGeoFitter() if model == "bgnbd" else lifetimes.ParetoNBDFitter())
-    kwargs = {"tol": 1e-7} if model == "bgnbd" else {"tol": 1e-6, "initial_params": np.ones(4), "maxiter": 2000}
+    plain = {"mbgnbd": lifetimes.ModifiedBetaGeoFitter, "bgnbd": lifetimes.BetaGeoFitter,
+             "pareto": lifetimes.ParetoNBDFitter}[model]()
+    kwargs = {"tol": 1e-6, "initial_params": np.ones(4), "maxiter": 2000} if model == "pareto" else {"tol": 1e-7}
     plain.fit(s["frequency"], s["recency"], s["T"], **kwargs)
     for name, value in plain.params_.items():
         assert weighted.params[name] == pytest.approx(value, rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(log_params=st.lists(st.floats(-2.5, 2.5), min_size=4, max_size=4),
+       penalizer=st.sampled_from([0.0, 0.01]), modified=st.booleans(), seed=st.integers(0, 2**16))
+def test_condensed_likelihood_equals_lifetimes_value_and_autograd_gradient(log_params, penalizer, modified, seed):
+    """The numpy (M)BG/NBD objective against lifetimes' own objective, differentiated by autograd,
+    on random customers with many repeated (x, t_x, T) rows and one-time buyers."""
+    from autograd import value_and_grad
+
+    from cdp_lib.clv_likelihood import BgNbdRows, bgnbd_objective
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    T = rng.integers(1, 40, n).astype(float) / 4  # a coarse grid: many ties
+    x = np.where(rng.random(n) < 0.4, 0, rng.integers(1, 9, n)).astype(float)
+    t_x = np.where(x > 0, np.floor(rng.random(n) * T * 4) / 4, 0.0)
+    w = rng.integers(1, 5, n).astype(float)
+    lp = np.array(log_params)
+    got, grad = bgnbd_objective(lp, BgNbdRows.build(x, t_x, T, w, modified=modified), penalizer)
+    fitter = lifetimes.ModifiedBetaGeoFitter if modified else lifetimes.BetaGeoFitter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, want_grad = value_and_grad(fitter._negative_log_likelihood)(lp, x.astype(int), t_x, T, w, penalizer)
+    assert got == pytest.approx(float(want), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-8, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(r=st.floats(0.1, 3), alpha=st.floats(0.5, 50), a=st.floats(0.2, 3), b=st.floats(0.2, 5),
+       t=st.sampled_from([1.0, 30.0, 39.0, 365.0]), modified=st.booleans(), seed=st.integers(0, 2**16))
+def test_expected_purchases_equal_lifetimes(r, alpha, a, b, t, modified, seed):
+    """The per-(x, T) fast path of (M)BG/NBD conditional expected purchases against lifetimes'
+    own function, on customers with many repeated histories and one-time buyers."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    T = rng.integers(1, 60, n).astype(float)
+    x = np.where(rng.random(n) < 0.4, 0, rng.integers(1, 12, n)).astype(float)
+    t_x = np.where(x > 0, np.floor(rng.random(n) * T), 0.0)
+    fitter = (lifetimes.ModifiedBetaGeoFitter if modified else lifetimes.BetaGeoFitter)()
+    fitter.params_ = pd.Series({"r": r, "alpha": alpha, "a": a, "b": b})
+    model = clv.TransactionModel("mbgnbd" if modified else "bgnbd", dict(fitter.params_), 0.0, n, fitter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = np.asarray(fitter.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T), dtype=float)
+    ok = np.isfinite(want)  # where lifetimes' series overflows, ours uses the Euler transform
+    assert ok.mean() > 0.5
+    np.testing.assert_allclose(model.expected_purchases(t, x, t_x, T)[ok], want[ok], rtol=1e-9, atol=1e-12)
+
+def test_mbgnbd_scores_joined_back_equal_lifetimes_scores(cdnow_default):
+    s = cdnow_default.summary.execute()
+    m = s.merge(cdnow_default.predictions.execute(), on="profile_id")
+    mbg = lifetimes.ModifiedBetaGeoFitter()
+    mbg.params_ = pd.Series(cdnow_default.transactions.params)
+    expected = mbg.conditional_expected_number_of_purchases_up_to_time(39, m["frequency"], m["recency"], m["T"])
+    np.testing.assert_allclose(m["predicted_orders"], expected, rtol=1e-10)
+    alive = mbg.conditional_probability_alive(m["frequency"], m["recency"], m["T"])
+    np.testing.assert_allclose(m["p_alive"], alive, rtol=1e-10)
+    np.testing.assert_allclose(m["churn_probability"], 1 - alive, rtol=1e-10, atol=1e-12)
+
+
+def test_default_model_churn_rises_with_time_since_the_order(cdnow_default):
+    """Under the default every customer who ordered ages: churn rises with the time since the
+    last order (one-time buyers included: under BG/NBD their P(alive) is stuck at 1)."""
+    tm = cdnow_default.transactions
+    weeks = np.arange(0.0, 80.0, 0.5)
+    for x in (0, 1, 3, 8):
+        t_x = 0.0 if x == 0 else 5.0
+        churn = 1 - tm.probability_alive(np.full(len(weeks), x), np.full(len(weeks), t_x), t_x + weeks)
+        assert (np.diff(churn) > 0).all(), x
+    one_time = cdnow_default.predictions.execute().merge(cdnow_default.summary.execute(), on="profile_id")
+    one_time = one_time[one_time["frequency"] == 0].sort_values("T")
+    distinct_T = one_time.drop_duplicates("T")
+    assert len(distinct_T) > 20 and (np.diff(distinct_T["churn_probability"]) > 0).all()
+    # 26-39 weeks after a single order: no longer "low" risk (BG/NBD gives them churn 0)
+    assert (one_time["churn_risk"] != "low").all()
+
+
+def test_one_time_buyers_age_end_to_end_under_the_default(tmp_path):
+    """Four one-time buyers beside CDNOW, 1, 30, 120 and 250 days before the as-of date: churn
+    probability strictly increases with the days since their order (BG/NBD gave 0 to all)."""
+    ev = cdnow_events(read_cdnow_sample()).rename(columns={"external_id": "profile_id"})[
+        ["event_id", "profile_id", "metric", "timestamp", "value"]]
+    days = {"o1": 1, "o30": 30, "o120": 120, "o250": 250}
+    hand = pd.DataFrame([(f"{k}-1", k, "Placed Order", (pd.Timestamp("1997-09-30") - pd.Timedelta(days=d)).strftime("%Y-%m-%d"),
+                          20.0) for k, d in days.items()], columns=ev.columns)
+    ws = workspace_from_frames(str(tmp_path / "cdp.duckdb"), events=pd.concat([ev, hand], ignore_index=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.run_clv(ws, clv.ClvParams(as_of="1997-09-30", force=True))
+    rows = ws.table("clv_predictions").execute().set_index("profile_id").loc[list(days)]
+    assert (np.diff(rows["churn_probability"].to_numpy()) > 0).all()
+    # right after the order churn is already a / (a + b) (the chance of dropping out at once)
+    p = result.transactions.params
+    assert rows["churn_probability"].iloc[0] == pytest.approx(p["a"] / (p["a"] + p["b"]), abs=0.01)
+    assert rows["churn_probability"].iloc[-1] > rows["churn_probability"].iloc[0] + 0.1
+    result.summary.release()
+    ws.close()
 
 
 def test_weighted_gamma_gamma_equals_per_customer_fit(cdnow_result):
@@ -321,7 +451,7 @@ def test_stored_table_has_contract_columns(mixed_result):
 def test_discount_rate_lowers_predicted_value(cdnow_ws, cdnow_result):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = clv.compute_clv(cdnow_ws, cdnow_params(horizon_days=39 * 7, discount_rate=0.2))
+        d = clv.compute_clv(cdnow_ws, cdnow_params(model="bgnbd", horizon_days=39 * 7, discount_rate=0.2))
     a = cdnow_result.predictions.order_by("profile_id").execute()
     b = d.predictions.order_by("profile_id").execute()
     assert (b["predicted_clv"] <= a["predicted_clv"] + 1e-12).all()
@@ -383,16 +513,19 @@ def test_zero_spend_repeat_customers_left_out_of_gamma_gamma(cdnow_result):
     assert model.n_customers == 946 - n and model.excluded == n
 
 
-def test_non_convergence_is_a_clear_error(cdnow_ws):
+@pytest.mark.parametrize("model, name", [("mbgnbd", "Modified BG/NBD"), ("bgnbd", "BG/NBD")])
+def test_non_convergence_is_a_clear_error(cdnow_ws, model, name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(DataError, match=r"the BG/NBD fit did not converge on 2,357 customers; retry with a penalizer"):
-            clv.compute_clv(cdnow_ws, cdnow_params(max_iterations=2))
+        with pytest.raises(DataError, match=rf"^the {name} fit did not converge on 2,357 customers; retry with a penalizer"):
+            clv.compute_clv(cdnow_ws, cdnow_params(model=model, max_iterations=2))
 
 
 @pytest.mark.parametrize("kw, match", [
     ({"time_unit": "M"}, "time_unit: 'M' is not a time unit; expected 'D' .days. or 'W'"),
-    ({"model": "mbgnbd"}, "model: 'mbgnbd' is not a model; expected one of bgnbd, pareto"),
+    ({"model": "mbg"}, "model: 'mbg' is not a model; expected one of mbgnbd, bgnbd, pareto"),
+    ({"min_p_alive_for_next_order": 1.5}, r"min_p_alive_for_next_order: expected a probability between 0 and 1 such as 0.5, found 1.5"),
+    ({"min_p_alive_for_next_order": "half"}, r"min_p_alive_for_next_order: expected a probability between 0 and 1"),
     ({"horizon_days": -1}, "horizon_days: expected a whole number of days >= 0, found -1"),
     ({"as_of": "yesterday-ish"}, "as_of: 'yesterday-ish' is not a date"),
     ({"penalizer": -1.0}, "penalizer: expected a value >= 0"),
@@ -428,8 +561,13 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "holdout 1997-09-30 to 1998-06-30: 1,882 repeat purchase days actual" in captured.out
+    assert "churn risk (Modified BG/NBD model): low " in captured.out
+    assert "purchase and churn model Modified BG/NBD" in " ".join(captured.out.split())
+    assert "with P(alive) < 0.5 (probably gone)" in captured.out
     params = json.loads(params_out.read_text())
-    assert set(params["bgnbd"]) == {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) == {"p", "q", "v"}
+    assert params["model"] == "mbgnbd" and params["model_name"] == "Modified BG/NBD"
+    assert set(params["mbgnbd"]) == {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) == {"p", "q", "v"}
+    assert params["min_p_alive_for_next_order"] == 0.5 and params["next_order_dates_withheld"] > 0
     assert (params["n_customers"], params["as_of"], params["time_unit"]) == (2357, "1998-06-30", "W")
     rows = pd.read_csv(out)
     assert list(rows.columns[:3]) == ["profile_id", "external_id", "email"] and len(rows) == 2357
@@ -437,8 +575,81 @@ def test_cli_clv_writes_params_and_rows(cdnow_ws, tmp_path, capsys):
     code = main(["--db", db, "clv", "--as-of", "1998-06-30", "--horizon-days", "0"])
     assert code == 2
     assert capsys.readouterr().err.strip() == "error: horizon_days: expected at least 1 day, found 0"
+    assert main(["--db", db, "clv", "--model", "mbg"]) == 2
+    assert capsys.readouterr().err.strip() == "error: model: 'mbg' is not a model; expected one of mbgnbd, bgnbd, pareto"
+    assert main(["--db", db, "clv", "--min-p-alive-for-next-order", "2"]) == 2
+    assert "min_p_alive_for_next_order: expected a probability between 0 and 1" in capsys.readouterr().err
     with Workspace(db) as ws:
         assert int(ws.table("clv_predictions").count().execute()) == 2357
+
+
+# -- next-order date vs churn ------------------------------------------------------------------
+def reference_next_order_dates(summary: pd.DataFrame, p_alive: pd.Series, as_of: pd.Timestamp,
+                               population_gap: float, min_p_alive: float) -> dict:
+    """docs/clv.md's rule written as a loop: own cadence continued past the as-of date (the
+    population gap for one-time buyers), none when P(alive) is below the threshold."""
+    out = {}
+    for row in summary.itertuples():
+        alive = p_alive[row.profile_id]
+        if alive < min_p_alive:
+            out[row.profile_id] = None
+            continue
+        gap = row.recency_days / row.frequency if row.frequency > 0 else population_gap
+        last = pd.Timestamp(row.last_day)
+        k = 1
+        while last + pd.Timedelta(days=k * gap) <= as_of:
+            k += 1
+        out[row.profile_id] = (last + pd.Timedelta(days=math.floor(k * gap + 0.5))).date()  # halves up
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.0, 0.8])
+def test_no_next_order_date_for_customers_probably_gone(cdnow_ws, threshold):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.compute_clv(cdnow_ws, cdnow_params(time_unit="D", min_p_alive_for_next_order=threshold))
+    pred = result.predictions.execute().set_index("profile_id")
+    summary = result.summary.execute()
+    want = reference_next_order_dates(summary, pred["p_alive"], pd.Timestamp("1997-09-30"),
+                                      result.report.population_days_between_orders, threshold)
+    got = {k: (None if pd.isna(v) else pd.Timestamp(v).date()) for k, v in pred["expected_next_order_date"].items()}
+    assert got == want
+    gone = pred["p_alive"] < threshold
+    assert result.report.next_order_dates_withheld == int(gone.sum())
+    assert pred.loc[gone, "expected_next_order_date"].isna().all()
+    dated = pred["expected_next_order_date"].notna()
+    assert (pred.loc[dated, "p_alive"] >= threshold).all()
+    if threshold == 0.5:
+        assert 0 < gone.sum() < len(pred)
+        assert set(pred.loc[dated, "churn_risk"]) <= {"low", "medium"}  # never "high" beside a date
+    if threshold == 0.0:
+        assert dated.all() and result.report.next_order_dates_withheld == 0
+    result.summary.release()
+
+
+@pytest.mark.parametrize("model, reference", [
+    ("mbgnbd", {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),  # lifetimes' tests, BTYDplus
+    ("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),  # Fader, Hardie & Lee 2005
+    ("pareto", {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),  # Fader, Hardie & Lee 2005
+])
+def test_cli_cdnow_references_within_one_percent(cdnow_sample_path, tmp_path, capsys, model, reference):
+    """The CDNOW 1/10 sample through ingest and `cdp clv --model M --time-unit W --as-of 1997-09-30`."""
+    import shutil
+
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    shutil.copyfile(cdnow_sample_path, db)
+    params_out = tmp_path / "params.json"
+    code = main(["--db", str(db), "clv", "--model", model, "--time-unit", "W", "--as-of", "1997-09-30",
+                 "--params-out", str(params_out)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    report = json.loads(params_out.read_text())
+    assert report["model"] == model and report["model_name"] == clv.MODEL_NAMES[model]
+    for name, want in reference.items():
+        assert report[model][name] == pytest.approx(want, rel=0.01), name
+    assert f"churn risk ({clv.MODEL_NAMES[model]} model):" in out.out
 
 
 # -- plots and notebook ------------------------------------------------------------------------

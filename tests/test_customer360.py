@@ -122,3 +122,88 @@ def test_customer360_app_shows_the_library_answers(ws):
     app.query.value = "nobody@example.com"
     assert "no profile has the email, phone or id 'nobody@example.com'" in app.status.value.replace("&#x27;", "'")
     assert app.facts.value == ""
+
+
+def test_high_churn_never_shown_beside_a_next_purchase():
+    """Rows stored by an older run or with a low `min_p_alive_for_next_order`: the view hides a
+    date at high churn risk, and marks a date that has passed."""
+    from cdp_lib.apps.customer360 import facts_html
+    from cdp_lib.customer360 import PASSED, PROBABLY_GONE, prediction_facts_table
+
+    w = workspace_from_frames(profiles=PROFILES)
+    w.write_table("clv_predictions", pd.DataFrame({
+        "profile_id": ["x", "y"], "as_of": [dt.date(2025, 3, 1)] * 2, "predicted_clv": [5.0, 50.0],
+        "churn_probability": [0.95, 0.4], "churn_risk": ["high", "medium"],
+        "expected_next_order_date": [dt.date(2025, 3, 14), dt.date(2025, 3, 5)],
+    }))
+    facts = prediction_facts_table(w.table("clv_predictions"), AS_OF).execute().set_index("profile_id")
+    assert pd.isna(facts.loc["x", "expected_next_order_date"]) and facts.loc["x", "next_purchase"] == PROBABLY_GONE
+    assert facts.loc["y", "next_purchase"] == PASSED  # 2025-03-05 is before the as-of day 2025-03-10
+    x = customer_360(w, "x", as_of=AS_OF)
+    assert x.expected_next_order_date is None and x.churn_risk == "high"
+    html = facts_html(x)
+    assert "not expected (probably gone)" in html and "2025-03-14" not in html and "95% (high)" in html
+    y = customer_360(w, "y", as_of=AS_OF)
+    assert y.expected_next_order_date == dt.date(2025, 3, 5) and "2025-03-05 (date passed)" in facts_html(y)
+    w.close()
+
+
+@pytest.mark.slow
+def test_no_contradiction_on_the_demo_store_for_any_customer(demo_ws):
+    """Over every profile of the demo store (tests' fixture store), after a default `cdp clv`:
+    churn risk, next-order date, the shipped 14-day segment and the Customer 360 view agree."""
+    import warnings
+    from pathlib import Path
+
+    from cdp_lib import clv
+    from cdp_lib.apps.customer360 import facts_html
+    from cdp_lib.customer360 import EXPECTED, PROBABLY_GONE, prediction_facts_table
+    from cdp_lib.segments import load_definition, members_table
+
+    as_of = "2025-06-30"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clv.run_clv(demo_ws, clv.ClvParams(as_of=as_of))
+    assert result.report.model == "mbgnbd"
+    pred = demo_ws.table("clv_predictions").execute().set_index("profile_id")
+    bought = pred[pred["historic_orders"] > 0]
+    assert len(bought) > 1000 and pred["p_alive"].notna().sum() == len(bought)
+    dated = pred["expected_next_order_date"].notna()
+    # 1. a date only for customers probably still active, so never at high churn risk
+    assert (pred.loc[dated, "p_alive"] >= 0.5).all() and (pred.loc[dated, "churn_risk"] != "high").all()
+    assert (pred.loc[dated, "churn_probability"] <= 0.5).all()
+    assert pred.loc[pred["p_alive"] < 0.5, "expected_next_order_date"].isna().all()
+    assert result.report.next_order_dates_withheld == int((pred["p_alive"] < 0.5).sum()) > 0
+    # one-time buyers are no longer all "low": their churn grows with the time since the order
+    once = bought[bought["historic_orders"] == 1]
+    assert set(once["churn_risk"]) - {"low"}
+    # 2. the shipped segment holds exactly the customers whose date falls in the next 14 days
+    root = Path(__file__).resolve().parent.parent
+    segment = load_definition(root / "parameters" / "segments" / "next_order_14_days.yaml")
+    members = set(members_table(demo_ws, segment, as_of=as_of).execute()["profile_id"])
+    day = pd.Timestamp(as_of)
+    due = pred[dated & (pd.to_datetime(pred["expected_next_order_date"]) <= day + pd.Timedelta(days=14))
+               & (pd.to_datetime(pred["expected_next_order_date"]) >= day)]
+    assert members == set(due.index) and len(members) > 0
+    assert (pred.loc[list(members), "churn_risk"] != "high").all()
+    assert (pred.loc[list(members), "churn_probability"] <= 0.5).all()
+    # 3. the 360 view's facts for every profile: no date beside high churn; dates as stored
+    facts = prediction_facts_table(demo_ws.table("clv_predictions"), as_of).execute().set_index("profile_id")
+    assert len(facts) == len(pred)
+    shown = facts["expected_next_order_date"].notna()
+    assert not (shown & (facts["churn_risk"] == "high")).any()
+    assert (facts.loc[facts["churn_risk"] == "high", "next_purchase"] == PROBABLY_GONE).all()
+    assert (pd.to_datetime(facts.loc[shown, "expected_next_order_date"])
+            == pd.to_datetime(pred.loc[facts.index[shown], "expected_next_order_date"])).all()
+    assert (facts.loc[list(members), "next_purchase"] == EXPECTED).all()
+    # 4. the whole view, end to end, for the riskiest segment members and the riskiest customers
+    riskiest = list(pred.loc[list(members)].sort_values("churn_probability").index[-5:])
+    riskiest += list(bought.sort_values("churn_probability").index[-5:])
+    for pid in riskiest:
+        c = customer_360(demo_ws, pid, as_of=as_of)
+        card = facts_html(c)
+        if c.churn_risk == "high":
+            assert c.expected_next_order_date is None and "not expected (probably gone)" in card
+        else:
+            assert c.expected_next_order_date == pd.Timestamp(pred.loc[pid, "expected_next_order_date"]).date()
+    result.summary.release()

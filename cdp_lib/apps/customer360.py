@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from cdp_lib.apps.base import App, fmt, table_html
-from cdp_lib.customer360 import Customer360, customer_360, find_profiles
+from cdp_lib.customer360 import PASSED, Customer360, customer_360, find_profiles
 from cdp_lib.errors import InputError
 from cdp_lib.kpi import latest_event_day
 from cdp_lib.workspace import Workspace
@@ -17,6 +17,14 @@ from cdp_lib.workspace import Workspace
 def _fact(label: str, value: str, key: str) -> str:
     return (f'<div class="cdp-card" data-fact="{key}"><div class="cdp-label">{html.escape(label)}</div>'
             f'<div class="cdp-value" style="font-size:18px">{value}</div></div>')
+
+
+def _next_purchase(c: Customer360) -> str:
+    """The date, marked when it has passed; "not expected (probably gone)" at high churn risk."""
+    if c.expected_next_order_date is None:
+        return html.escape(c.next_purchase) if c.next_purchase else "–"
+    text = fmt(c.expected_next_order_date)
+    return f"{text} ({html.escape(c.next_purchase)})" if c.next_purchase == PASSED else text
 
 
 def facts_html(c: Customer360) -> str:
@@ -29,7 +37,7 @@ def facts_html(c: Customer360) -> str:
         _fact("Revenue", fmt(c.revenue, 2), "revenue"),
         _fact("Last purchase channel", fmt(c.last_purchase_channel), "last_purchase_channel"),
         _fact("Preferred channel", fmt(c.preferred_channel), "preferred_channel"),
-        _fact("Expected next purchase", fmt(c.expected_next_order_date), "expected_next_order_date"),
+        _fact("Expected next purchase", _next_purchase(c), "expected_next_order_date"),
         _fact("Usually active", hour, "usual_active_hour"),
         _fact("Churn probability", churn, "churn_probability"),
         _fact("Segments", html.escape(", ".join(c.segments)) or "–", "segments"),

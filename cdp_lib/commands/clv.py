@@ -16,12 +16,16 @@ from cdp_lib.commands._output import check_out, write_table
 @click.option("--horizon-days", "horizon_days", type=int, help="Predict orders and value over the next N days. Default: 365.")
 @click.option("--holdout-days", "holdout_days", type=int,
               help="Also validate: fit on data up to N days before as-of and compare with those N days.")
-@click.option("--model", metavar="MODEL", help="Purchase model: bgnbd or pareto. Default: bgnbd.")
+# --model is checked by ClvParams (one list of models)
+@click.option("--model", metavar="MODEL",
+              help="Purchase and churn model: mbgnbd (Modified BG/NBD), bgnbd or pareto. Default: mbgnbd.")
 @click.option("--metric", help="Metric whose events are orders. Default: Placed Order.")
 @click.option("--refund-metric", "refund_metric", help="Metric of refunds (by order_id). Default: Refunded Order.")
 @click.option("--discount-rate", "discount_rate", type=float, help="Annual discount rate for predicted value, e.g. 0.1. Default: 0.")
 @click.option("--penalizer", type=float, help="L2 penalty on model parameters; try 0.001 when a fit does not converge. Default: 0.")
-@click.option("--tol", type=float, help="Optimiser tolerance. Default: 1e-7 (BG/NBD), 1e-6 (Pareto/NBD).")
+@click.option("--tol", type=float, help="Optimiser tolerance. Default: 1e-7 ((M)BG/NBD), 1e-6 (Pareto/NBD).")
+@click.option("--min-p-alive-for-next-order", "min_p_alive_for_next_order", type=float,
+              help="No expected next-order date for customers with a lower P(alive). Default: 0.5.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False),
               help="YAML parameter file (e.g. parameters/clv/weekly.yaml); flags override it.")
 @click.option("--force", is_flag=True, default=None, help="Run even when the data prerequisites are unmet (prints a warning).")
@@ -58,9 +62,14 @@ def clv_command(ctx: Context, params_file: str | None, params_out: str | None, o
             f"({v['holdout_error_pct']:+}%); cumulative at end {v['cumulative_error_pct_at_end']:+}%"
         )
     predictions = ws.table(clv.PREDICTIONS_TABLE)
-    bands = predictions.group_by("churn_risk").agg(n=predictions.count()).to_pyarrow().to_pylist()
+    bands = predictions.group_by("churn_risk").agg(
+        n=predictions.count(), dated=predictions.expected_next_order_date.notnull().sum()).to_pyarrow().to_pylist()
     risk = {r["churn_risk"]: r["n"] for r in bands}
-    click.echo("churn risk: " + ", ".join(f"{k} {int(risk.get(k, 0)):,}" for k in ("low", "medium", "high")))
+    click.echo(f"churn risk ({report.model_name} model): "
+               + ", ".join(f"{k} {int(risk.get(k, 0)):,}" for k in ("low", "medium", "high")))
+    dated = sum(int(r["dated"] or 0) for r in bands)
+    click.echo(f"next-order date for {dated:,} customers; none for {report.next_order_dates_withheld:,} "
+               f"with P(alive) < {report.min_p_alive_for_next_order:g} (probably gone)")
     click.echo(f"stored {sum(risk.values()):,} rows in {clv.PREDICTIONS_TABLE}")
     if params_out:
         report.write_params(params_out)

@@ -7,7 +7,7 @@ import click
 from cdp_lib.commands._base import Context, pass_context
 from cdp_lib.commands._output import write_frame
 
-OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retention", "revenue"]
+OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retention", "revenue", "period_complete"]
 
 
 @click.command()
@@ -21,12 +21,19 @@ OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retentio
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
 @pass_context
 def cohort(ctx: Context, metric, return_metric, period, from_date, to_date, until, breakdown, out) -> None:
-    """Rows cohort, period, customers, active_customers, retention, revenue."""
+    """Rows cohort, period, customers, active_customers, retention, revenue, period_complete.
+
+    period_complete is false for the period still running on the --until day (partial figures).
+    """
     from cdp_lib.cohorts import cohort_params, cohort_table
 
     params = cohort_params(metric, return_metric, period, from_date, to_date, until, breakdown)
     df = cohort_table(ctx.workspace(read_only=True), params).execute()
     write_frame(df[([breakdown] if breakdown else []) + OUTPUT_COLUMNS], out)
+    running = df[~df["period_complete"].astype(bool)]
+    if len(running):
+        click.echo(f"note: {running['cohort'].nunique():,} cohorts' last period is still running on "
+                   f"{params.until or 'the newest event day'} (period_complete false): partial, not a drop", err=True)
 
 
 def register(group: click.Group) -> None:

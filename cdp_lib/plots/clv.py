@@ -82,15 +82,16 @@ def plot_matrix(matrix: pd.DataFrame, title: str, ax=None, cmap: str = "viridis"
     return ax
 
 
-def plot_churn_risk(predictions, ax=None):
-    """Customers per churn-risk band (`clv_predictions` rows, Ibis or pandas)."""
+def plot_churn_risk(predictions, model: str | None = None, ax=None):
+    """Customers per churn-risk band (`clv_predictions` rows, Ibis or pandas); `model` (e.g.
+    `result.report.model_name`) is named in the title as the source of the churn figures."""
     df = _frame(predictions)
     ax = _axes(ax, (6, 4))
     counts = df["churn_risk"].value_counts().reindex(RISK_ORDER, fill_value=0).rename_axis("churn_risk").reset_index(name="customers")
     sns.barplot(counts, x="churn_risk", y="customers", hue="churn_risk", palette=RISK_COLORS, legend=False, ax=ax)
     ax.set_xlabel("churn risk")
     ax.set_ylabel("customers")
-    ax.set_title("Customers by churn risk")
+    ax.set_title("Customers by churn risk" + (f" ({model} model)" if model else ""))
     return ax
 
 
