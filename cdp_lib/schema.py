@@ -118,3 +118,8 @@ def create_table_sql(name: str, columns: dict[str, str]) -> str:
     """DDL for one table; used only at the storage edge."""
     cols = ", ".join(f'"{c}" {t}' for c, t in columns.items())
     return f'CREATE TABLE IF NOT EXISTS "{name}" ({cols})'
+
+# Timestamps a workspace accepts: ingest quarantines values outside [EARLIEST, LATEST) and
+# `Workspace.table` hides any that an earlier version or another tool stored (docs/data-model.md).
+EARLIEST_TIME = "1900-01-01"
+LATEST_TIME = "2200-01-01"

@@ -17,9 +17,9 @@ from cdp_lib.ingest.columns import (
     plan_columns,
 )
 from cdp_lib.ingest.quarantine import export_quarantine, quarantine_table
-from cdp_lib.ingest.readers import FORMATS, detect_format, file_sha256
+from cdp_lib.ingest.source import FORMATS, detect_format, file_sha256
 from cdp_lib.ingest.run import (
-    FAULT_ENV, LARGE_FILE_BYTES, MEMORY_LIMIT, STEPS, IngestResult, ingest_file,
+    FAULT_ENV, LARGE_FILE_BYTES, MEMORY_LIMIT, STEPS, IngestResult, ingest_file, ingest_rows,
 )
 from cdp_lib.ingest.values import FALSE_WORDS, TRUE_WORDS
 
@@ -27,5 +27,5 @@ __all__ = [
     "ALIASES", "FALSE_WORDS", "FAULT_ENV", "FORMATS", "IDENTIFIERS", "LARGE_FILE_BYTES",
     "MEMORY_LIMIT", "STEPS", "TABLES", "TRUE_WORDS", "ColumnPlan", "IngestResult",
     "canonical_columns", "check_table", "detect_format", "export_quarantine", "file_sha256",
-    "ingest_file", "parse_mapping", "plan_columns", "quarantine_table",
+    "ingest_file", "ingest_rows", "parse_mapping", "plan_columns", "quarantine_table",
 ]

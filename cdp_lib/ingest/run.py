@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import time
@@ -14,8 +16,9 @@ from typing import Callable, Iterable, Mapping
 from cdp_lib import identity
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.ingest.columns import check_table, parse_mapping, plan_columns
-from cdp_lib.ingest.readers import Readers, detect_format, file_sha256
-from cdp_lib.ingest.validate import Validation
+from cdp_lib.ingest.readers import Readers
+from cdp_lib.ingest.source import RowsSource, detect_format, open_source
+from cdp_lib.ingest.validate import Validation, _is_io_error
 from cdp_lib.ingest.values import _lit
 from cdp_lib.ingest.write import Writers
 from cdp_lib.workspace import Workspace
@@ -83,17 +86,52 @@ def ingest_file(
         Counts of rows loaded, duplicates and quarantined rows, and the ingest id under which
         the quarantined rows are stored.
     """
-    started = time.perf_counter()
     table = check_table(table)
     path = Path(path)
     fmt = detect_format(path)
     explicit = parse_mapping(mapping)
+    _check_writable(ws)
+    source = open_source(path, fmt)
+    try:
+        return _ingest(ws, table, source, explicit, progress)
+    finally:
+        source.close()
+
+
+def ingest_rows(
+    ws: Workspace,
+    table: str,
+    rows,
+    source: str,
+    mapping: Mapping[str, str] | Iterable[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> IngestResult:
+    """Load rows that are already read (a pandas DataFrame or a pyarrow Table) into `table`.
+
+    The single entry point for inputs that are not files (a warehouse query, a transform's
+    output): the same column mapping, parsing, quarantine, identity resolution and
+    transaction as `ingest_file`, with typed columns handled like Parquet's. `source` names
+    the input in `ingests.file` and `quarantine.file`; rows are numbered from 1 in order.
+    """
+    table = check_table(table)
+    explicit = parse_mapping(mapping)
+    _check_writable(ws)
+    return _ingest(ws, table, RowsSource(source, rows), explicit, progress)
+
+
+def _check_writable(ws: Workspace) -> None:
     if not ws.is_duckdb or ws.read_only:
         raise WorkspaceError(f"ingest needs a writable DuckDB workspace, not {ws!r}")
+
+
+def _ingest(ws, table, source, explicit, progress) -> IngestResult:
+    started = time.perf_counter()
+    path = source.path
     db = ws.duckdb
     now = dt.datetime.now(dt.timezone.utc)
     ingest_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = _Run(db, table, path, ingest_id, f"TIMESTAMPTZ '{now.isoformat()}'", progress)
+    ctx.source = source
     # DuckDB's own progress bar would print into --json output; ours is the `progress` hook.
     bar_was_on, limit_was = db.execute(
         "SELECT current_setting('enable_progress_bar'), current_setting('memory_limit')"
@@ -104,24 +142,38 @@ def ingest_file(
     try:
         with ws.transaction():
             db.execute("SET TimeZone = 'UTC'")
-            counts = ctx.run(fmt, explicit)
+            counts = ctx.run(source.fmt, explicit)
             db.execute(
                 "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [ingest_id, table, str(path), file_sha256(path), counts["rows"],
+                [ingest_id, table, str(path), source.sha256, counts["rows"],
                  counts["loaded"], counts["duplicates"], counts["quarantined"], now,
                  dt.datetime.now(dt.timezone.utc)],
             )
+    except Exception as exc:
+        if not _is_io_error(exc) and not isinstance(exc, OSError):
+            raise
+        raise WorkspaceError(_io_message(ws, path, exc)) from None
     finally:
         ctx.drop_temp_tables()
-        if bar_was_on:
-            db.execute("SET enable_progress_bar = true")
-        db.execute(f"SET memory_limit = {_lit(limit_was)}")
+        with contextlib.suppress(Exception):  # the connection may be gone after an I/O fault
+            if bar_was_on:
+                db.execute("SET enable_progress_bar = true")
+            db.execute(f"SET memory_limit = {_lit(limit_was)}")
     return IngestResult(
         rows=counts["rows"], loaded=counts["loaded"], duplicates=counts["duplicates"],
         quarantined=counts["quarantined"], ingest_id=ingest_id, table=table, file=str(path),
         new_profiles=counts.get("new_profiles", 0), merges=counts.get("merges", 0),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _io_message(ws: Workspace, path, exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "no space left" in text.lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+        return (f"ingest of {path} stopped: the disk holding workspace {ws.path} is full "
+                f"({text}); nothing was loaded. Free some space (df -h) and ingest again")
+    return (f"ingest of {path} stopped by an I/O error ({text}); nothing was loaded. "
+            "Check the disk and that the input file is still there, then ingest again")
 
 
 def _bytes(size: str) -> float:
@@ -158,12 +210,14 @@ class _Run(Readers, Validation, Writers):
         self.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", params)
 
     def drop_temp_tables(self) -> None:
-        for name in [*self.temp, *identity.TEMP_TABLES, "_rejects", "_rejects_scan"]:
+        for name in [*self.temp, *identity.TEMP_TABLES, "_rejects", "_rejects_scan", "_rows_in"]:
             for kind in ("VIEW", "TABLE"):
                 try:
                     self.db.execute(f"DROP {kind} IF EXISTS temp.{name}")
                 except Exception:  # wrong kind, or the connection is gone; nothing to undo
                     pass
+        with contextlib.suppress(Exception):
+            self.db.unregister("_rows_in")
 
     def checkpoint(self, step: str) -> None:
         self.step_index += 1
@@ -181,12 +235,12 @@ class _Run(Readers, Validation, Writers):
     # steps
     def run(self, fmt: str, explicit: dict[str, str]) -> dict:
         source_types, bad_rows = self.read(fmt)
+        self.csv_bad = 0
         self.checkpoint("read")
         plan = plan_columns(self.table, list(source_types), explicit)
         self.require_columns(plan, list(source_types))
         self.validate(plan, source_types, self.derived_columns(plan), fmt)
-        if fmt == "csv":  # the scan above filled DuckDB's rejects table
-            bad_rows = self.csv_rejects()
+        bad_rows += self.csv_bad
         self.sql(
             f"""INSERT INTO quarantine
             SELECT '{self.ingest_id}', ?, '{self.table}', _line, _reason, _src, {self.now}

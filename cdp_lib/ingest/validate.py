@@ -5,9 +5,9 @@ from __future__ import annotations
 from cdp_lib import identity, schema
 from cdp_lib.errors import InputError
 from cdp_lib.ingest.columns import IDENTIFIERS, ColumnPlan
-from cdp_lib.ingest.readers import _reader_error
 from cdp_lib.ingest.values import (
-    _ident, _parse, _q, _raw_value, _row_json, _storable_type, _unparsed, _value_msg,
+    _ident, _number_as_text, _parse, _q, _raw_value, _row_json, _storable_type, _unparsed,
+    _value_msg, text_number, text_timestamp,
 )
 
 
@@ -45,6 +45,10 @@ class Validation:
         # number among identical rows of the file (see write_events), so re-ingest is a no-op.
         return f"md5(concat_ws(chr(31), {joined}))"
 
+    def ref(self, src: str) -> str:
+        """SQL naming source column `src` as staged in `_raw` (`_s1`, `_s2`, ...)."""
+        return _ident(self.names[src])
+
     def validate(self, plan: ColumnPlan, source_types: dict[str, str], derived: str, fmt: str) -> None:
         """Typed temp table `_typed`: parsed values, normalised identifiers, `_reason` and, for
         rows with a reason, `_src` (the source row as JSON, for the quarantine).
@@ -58,6 +62,8 @@ class Validation:
         custom_types, to_infer = self.custom_types(plan, source_types, existing)
         select: list[str] = []
         reasons: list[str] = []
+        if fmt == "jsonl":
+            reasons.append("WHEN _clash IS NOT NULL THEN _clash")
         person = self.table in ("events", "profiles")
         if person:
             present = []
@@ -66,12 +72,20 @@ class Validation:
                 if src is None:
                     select.append(f"NULL::VARCHAR AS {alias}")
                     continue
-                raw = _ident(src)
+                raw = self.ref(src)
+                src_type = source_types[src].upper()
+                if src_type != "VARCHAR":  # 123.0 from a float column is the person 123
+                    raw = _number_as_text(raw, src_type)
                 norm = {"email": identity.email_sql(raw), "phone": identity.phone_sql(raw)}.get(
                     kind, f"nullif(trim(CAST({raw} AS VARCHAR)), '')"
                 )
                 select.append(f"{norm} AS {alias}")
                 present.append(alias)
+                text = f"CAST({_raw_value(self.names[src])} AS VARCHAR)"
+                reasons.append(
+                    f"WHEN {alias} IS NOT NULL AND contains({text}, chr(0)) THEN "
+                    f"{_value_msg(src, self.names[src])} || ' holds a NUL character (byte 0); remove it'"
+                )
             reasons.append(
                 f"WHEN {' AND '.join(f'{a} IS NULL' for a in present)} THEN 'no identifier: set "
                 f"at least one of profile_id, external_id, email, phone'"
@@ -80,26 +94,29 @@ class Validation:
                 src = plan.canonical["email"]
                 reasons.append(
                     f"WHEN _email IS NOT NULL AND NOT regexp_full_match(_email, '[^@\\s]+@[^@\\s]+') "
-                    f"THEN {_value_msg(src)} || ' is not an email address (expected name@domain)'"
+                    f"THEN {_value_msg(src, self.names[src])} || ' is not an email address (expected name@domain)'"
                 )
             if "phone" in plan.canonical:
                 src = plan.canonical["phone"]
+                text = f"CAST({_raw_value(self.names[src])} AS VARCHAR)"
                 reasons.append(
-                    f"WHEN _phone IS NOT NULL AND NOT regexp_full_match(_phone, '\\+?[0-9]{{5,15}}') "
-                    f"THEN {_value_msg(src)} || ' is not a phone number (expected 5 to 15 digits, "
-                    f"optionally a leading +)'"
+                    f"WHEN _phone IS NOT NULL AND (NOT regexp_full_match(_phone, '\\+?[0-9]{{5,15}}') "
+                    f"OR regexp_matches({text}, '[^0-9+().\\s/-]')) "
+                    f"THEN {_value_msg(src, self.names[src])} || ' is not a phone number (expected 5 to 15 digits, "
+                    f"optionally a leading +, with only spaces and + - . ( ) / between them; "
+                    f"put an extension such as ext 12 in a column of its own)'"
                 )
         if self.table == "events":
             for col in ("metric", "timestamp"):
                 src = plan.canonical[col]
                 reasons.append(
-                    f"WHEN {_ident(col)} IS NULL AND nullif(trim(CAST({_raw_value(src)} AS VARCHAR)), '') IS NULL "
+                    f"WHEN {_ident(col)} IS NULL AND nullif(trim(CAST({_raw_value(self.names[src])} AS VARCHAR)), '') IS NULL "
                     f"THEN 'missing {col}: column \"{_q(src)}\" is empty'"
                 )
         if self.table == "catalog":
             src = plan.canonical["product_id"]
             reasons.append(
-                f"WHEN product_id IS NULL AND nullif(trim(CAST({_raw_value(src)} AS VARCHAR)), '') IS NULL "
+                f"WHEN product_id IS NULL AND nullif(trim(CAST({_raw_value(self.names[src])} AS VARCHAR)), '') IS NULL "
                 f"THEN 'missing product_id: column \"{_q(src)}\" is empty'"
             )
         for col, sqltype in target.items():
@@ -109,39 +126,37 @@ class Validation:
             if src is None:
                 select.append(f"NULL::{sqltype} AS {_ident(col)}")
                 continue
-            value, bad, expected = _parse(_ident(src), source_types[src], sqltype, col)
-            select.append(f"{value} AS {_ident(col)}")
-            if bad:
-                bad = _unparsed(_ident(col), src, source_types[src], col)
-                reasons.append(f"WHEN {bad} THEN {_value_msg(src)} || ' {expected}'")
+            self.column_rule(select, reasons, col, src, source_types[src], sqltype, "")
         for col, src in plan.custom.items():
             sqltype = custom_types[col]
-            value, bad, expected = _parse(_ident(src), source_types[src], sqltype, col)
-            select.append(f"{value} AS {_ident(col)}")
-            if bad:
-                bad = _unparsed(_ident(col), src, source_types[src], col)
-                if col in existing:
-                    expected += f" (column {col} holds {sqltype} values from earlier ingests)"
-                reasons.append(f"WHEN {bad} THEN {_value_msg(src)} || ' {expected}'")
+            note = f" (column {col} holds {sqltype} values from earlier ingests)" if col in existing else ""
+            self.column_rule(select, reasons, col, src, source_types[src], sqltype, note)
         reason = f"CASE {' '.join(reasons)} END" if reasons else "NULL::VARCHAR"
         # Three layers, each value computed once: parse (the source row travels along as a
         # struct, no copy), then the reason from the parsed values, then the row as JSON for
         # rows with a reason only, and the derived columns.
-        row = ", ".join(f"{_ident(c)} := {_ident(c)}" for c in source_types)
-        parsed = f"SELECT _line, {', '.join(select)}, struct_pack({row}) AS _row FROM _raw"
+        row = ", ".join(f"{ref} := {ref}" for ref in map(_ident, self.names.values()))
+        extra = ", _clash" if fmt == "jsonl" else ""
         drop = "_row, event_id" if self.table == "events" else "_row"
+        drop += extra
+
+        def typed_from(relation: str) -> str:
+            parsed = f"SELECT _line{extra}, {', '.join(select)}, struct_pack({row}) AS _row FROM {relation}"
+            return (f"SELECT * EXCLUDE ({drop}), CASE WHEN _reason IS NOT NULL THEN "
+                    f"{_row_json(self.names, '_row')} END AS _src{derived} "
+                    f"FROM (SELECT *, {reason} AS _reason FROM ({parsed}))")
+
         try:
-            self.temp_table(
-                "_typed",
-                f"SELECT * EXCLUDE ({drop}), CASE WHEN _reason IS NOT NULL THEN "
-                f"{_row_json(source_types, '_row')} END AS _src{derived} "
-                f"FROM (SELECT *, {reason} AS _reason FROM ({parsed}))",
-            )
+            self.temp_table("_typed", typed_from("_raw"))
+            if fmt == "csv":  # the scan above filled DuckDB's rejects table
+                self.csv_bad = self.csv_rejects(
+                    lambda relation: self.sql(f"INSERT INTO _typed BY NAME {typed_from(relation)}")
+                )
         except Exception as exc:  # a CSV is only read here; its reader errors are the user's
-            if fmt != "csv" or isinstance(exc, InputError):
+            if fmt != "csv" or isinstance(exc, InputError) or _is_io_error(exc):
                 raise
-            raise InputError(_reader_error(self.path, fmt, exc)) from None
-        self.sql("DROP VIEW IF EXISTS temp._raw" if fmt in ("csv", "parquet") else "DROP TABLE temp._raw")
+            raise InputError(self.reader_error(fmt, exc)) from None
+        self.sql("DROP TABLE temp._raw" if fmt == "jsonl" else "DROP VIEW IF EXISTS temp._raw")
         if to_infer:
             custom_types.update(self.infer_custom_types(plan, to_infer))
         self.plan_types = {**{c: t for c, t in target.items()}, **custom_types}
@@ -150,6 +165,14 @@ class Validation:
                 self.sql(
                     f'ALTER TABLE "{self.table}" ADD COLUMN {_ident(col)} {custom_types[col]}'
                 )
+
+    def column_rule(self, select, reasons, col, src, src_type, sqltype, note) -> None:
+        """Add the parsed value of canonical or custom column `col` and its reason, if any."""
+        value, bad, expected = _parse(self.ref(src), src_type, sqltype, col)
+        select.append(f"{value} AS {_ident(col)}")
+        if bad:
+            bad = _unparsed(_ident(col), self.names[src], src_type, col)
+            reasons.append(f"WHEN {bad} THEN {_value_msg(src, self.names[src])} || ' {_q(expected + note)}'")
 
     def table_types(self, name: str) -> dict[str, str]:
         return dict(self.sql(
@@ -183,9 +206,9 @@ class Validation:
             checks += [
                 f"count({s})",
                 f"count_if(regexp_full_match({s}, '[+-]?[0-9]{{1,18}}') AND {numeric_ok})",
-                f"count_if(TRY_CAST({s} AS DOUBLE) IS NOT NULL AND isfinite(TRY_CAST({s} AS DOUBLE)) AND {numeric_ok})",
+                f"count_if({text_number(s, 'DOUBLE')} IS NOT NULL AND {numeric_ok})",
                 f"count_if(lower({s}) IN ('true', 'false'))",
-                f"count_if(regexp_matches({s}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND TRY_CAST({s} AS TIMESTAMPTZ) IS NOT NULL)",
+                f"count_if(regexp_matches({s}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND {text_timestamp(s)} IS NOT NULL)",
             ]
         stats = self.sql(f"SELECT {', '.join(checks)} FROM _typed").fetchone()
         out: dict[str, str] = {}
@@ -210,3 +233,8 @@ class Validation:
         if typed and self.table == "events":  # derived ids hash the typed values
             self.sql(f"UPDATE _typed SET _eid = {self.content_id(plan)} WHERE NOT _explicit")
         return out
+
+
+def _is_io_error(exc: Exception) -> bool:
+    """The engine could not read or write a file (disk full, file gone): not the input's fault."""
+    return type(exc).__name__ in ("IOException", "OutOfMemoryException", "FatalException")
