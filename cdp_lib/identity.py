@@ -31,6 +31,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+# What a generated profile id looks like (see `generated_profile_id`).
+GENERATED_ID_RE = "p-[0-9a-f]{16}"
 # Order in which identifiers name a new profile (profile_id is taken verbatim when supplied).
 _NAMING_RANK = {"external_id": 1, "email": 2, "phone": 3, "profile_id": 0}
 
@@ -135,9 +137,10 @@ def resolve(db, batch: str, ingest_id: str, now: str) -> dict:
     naming = " ".join(f"WHEN '{k}' THEN {r}" for k, r in _NAMING_RANK.items())
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE _comp_pid AS
-        SELECT comp, pid AS profile_id, is_new = 1 AS is_new FROM _ranked WHERE rnk = 1
+        SELECT comp, pid AS profile_id, is_new = 1 AS is_new, NULL::VARCHAR AS seed
+        FROM _ranked WHERE rnk = 1
         UNION ALL
-        SELECT comp, {generated_id_sql("first_ident")}, true
+        SELECT comp, {generated_id_sql("first_ident")}, true, first_ident
         FROM (
             SELECT _tc.comp, arg_min(_tn.kind || ':' || _tn.value,
                                      (CASE _tn.kind {naming} END, _tn.value)) AS first_ident
@@ -145,6 +148,7 @@ def resolve(db, batch: str, ingest_id: str, now: str) -> dict:
             GROUP BY _tc.comp
         ) WHERE comp NOT IN (SELECT comp FROM _cand)"""
     )
+    _avoid_taken_ids(db)
     db.execute(
         """CREATE OR REPLACE TEMP TABLE _resolved AS
         SELECT _tuples._pid, _tuples._ext, _tuples._email, _tuples._phone, c.profile_id
@@ -202,6 +206,29 @@ def resolve(db, batch: str, ingest_id: str, now: str) -> dict:
         UNION SELECT into_profile_id FROM _merge"""
     )
     return {"new_profiles": int(n_new), "merges": int(n_merges), "new_identifiers": int(n_ids)}
+
+
+def _avoid_taken_ids(db, rounds: int = 8) -> None:
+    """Generated ids are unique: one already held by a profile or identifier (a supplied id
+    accepted earlier, a SHA-256 prefix collision) or by another new profile of this batch is
+    derived again from `seed || '#' || n`, n = 2, 3, ... (`profiles.profile_id` is also
+    guarded by a unique index, so a miss here fails the ingest instead of sharing an id)."""
+    for n in range(2, 2 + rounds):
+        taken = db.execute(
+            """SELECT count(*) FROM _comp_pid c WHERE c.seed IS NOT NULL AND (
+                   c.profile_id IN (SELECT value FROM identities WHERE kind = 'profile_id')
+                   OR c.profile_id IN (SELECT profile_id FROM profiles)
+                   OR c.profile_id IN (SELECT profile_id FROM _comp_pid o WHERE o.comp <> c.comp))"""
+        ).fetchone()[0]
+        if not taken:
+            return
+        db.execute(
+            f"""UPDATE _comp_pid SET profile_id = {generated_id_sql(f"seed || '#{n}'")}
+            WHERE seed IS NOT NULL AND (
+                profile_id IN (SELECT value FROM identities WHERE kind = 'profile_id')
+                OR profile_id IN (SELECT profile_id FROM profiles)
+                OR profile_id IN (SELECT profile_id FROM _comp_pid o WHERE o.comp <> _comp_pid.comp))"""
+        )
 
 
 def _apply_merges(db, ingest_id: str, now: str) -> None:

@@ -123,3 +123,6 @@ def create_table_sql(name: str, columns: dict[str, str]) -> str:
 # `Workspace.table` hides any that an earlier version or another tool stored (docs/data-model.md).
 EARLIEST_TIME = "1900-01-01"
 LATEST_TIME = "2200-01-01"
+
+# One row per person, enforced by the store (created by `Workspace.init`).
+PROFILE_ID_INDEX_SQL = 'CREATE UNIQUE INDEX IF NOT EXISTS profiles_profile_id ON "profiles" ("profile_id")'

@@ -128,6 +128,12 @@ class Workspace:
             # A Spark session is shared by the whole process (and may be the caller's own):
             # closing the workspace leaves it running; it ends with the process or `spark.stop()`.
             return
+        # Drop tables cached by `.cache()` while the connection is open; left to the garbage
+        # collector they are dropped after disconnecting, which prints "Exception ignored in
+        # ... _finalize_cached_table" after a command that ended with a clear error.
+        for name in list(getattr(self._con, "_cache_name_to_entry", None) or {}):
+            with contextlib.suppress(Exception):
+                self._con._finalize_cached_table(name)
         target = self._con if self._con is not None else self._raw
         disconnect = getattr(target, "disconnect", None) or getattr(target, "close", None)
         if disconnect is not None:
@@ -152,9 +158,14 @@ class Workspace:
         return self._raw
 
     def init(self) -> None:
-        """Create the canonical and bookkeeping tables if they do not exist yet."""
+        """Create the canonical and bookkeeping tables if they do not exist yet, and the unique
+        index that keeps one row per `profiles.profile_id`."""
         for name, columns in schema.ALL_TABLES.items():
             self.duckdb.execute(schema.create_table_sql(name, columns))
+        try:
+            self.duckdb.execute(schema.PROFILE_ID_INDEX_SQL)
+        except Exception:  # duplicates stored by an earlier version: ingest still avoids new ones
+            pass
 
     def has_table(self, name: str) -> bool:
         return name in self.table_names()
@@ -184,7 +195,7 @@ class Workspace:
             naive = {c: "timestamp('UTC')" for c, typ in t.schema().items() if typ.is_timestamp() and typ.timezone is None}
             if naive:
                 t = t.cast(naive)
-        return t
+        return _in_time_range(t) if name in schema.CANONICAL else t
 
     @property
     def profiles(self) -> ir.Table:
@@ -273,11 +284,17 @@ class Workspace:
         if sizes.get("events"):
             if self.is_duckdb:
                 # Storage edge: three aggregate queries, no Ibis compile (keeps `cdp info` quick).
-                first, last = self._raw.execute(
-                    "SELECT min(timestamp), max(timestamp) FROM events").fetchone()
+                in_range = (f"timestamp >= TIMESTAMPTZ '{schema.EARLIEST_TIME} 00:00:00+00' "
+                            f"AND timestamp < TIMESTAMPTZ '{schema.LATEST_TIME} 00:00:00+00'")
+                first, last, hidden = self._raw.execute(
+                    f"SELECT min(timestamp) FILTER ({in_range}), max(timestamp) FILTER ({in_range}), "
+                    f"count(*) FILTER (timestamp IS NOT NULL AND NOT ({in_range})) FROM events").fetchone()
+                if hidden:
+                    out["events_out_of_range"] = int(hidden)
                 rows = self._raw.execute(
                     "SELECT metric, count(*) AS events, count(DISTINCT profile_id) AS profiles "
-                    "FROM events GROUP BY metric ORDER BY events DESC, metric").fetchall()
+                    f"FROM events WHERE timestamp IS NULL OR ({in_range}) "
+                    "GROUP BY metric ORDER BY events DESC, metric").fetchall()
             else:
                 import ibis
 
@@ -324,3 +341,28 @@ def _utc(value) -> dt.datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc)
+
+
+def _in_time_range(table: "ir.Table") -> "ir.Table":
+    """`table` as analyses may read it: times outside [EARLIEST_TIME, LATEST_TIME) (infinity,
+    year 1 or 294247, BC dates), which ingest refuses but an earlier version or another tool
+    may have stored, are hidden: an event with such a `timestamp` is left out, any other
+    timestamp column reads as NULL. In-range data passes through unchanged."""
+    import ibis
+
+    lo = dt.datetime.fromisoformat(schema.EARLIEST_TIME).replace(tzinfo=dt.timezone.utc)
+    hi = dt.datetime.fromisoformat(schema.LATEST_TIME).replace(tzinfo=dt.timezone.utc)
+    times = [c for c, t in table.schema().items() if t.is_timestamp()]
+    if not times:
+        return table
+
+    def ok(col):
+        typ = table[col].type()
+        return (table[col] >= ibis.literal(lo, type=typ)) & (table[col] < ibis.literal(hi, type=typ))
+
+    if "timestamp" in times:
+        table = table.filter(table.timestamp.isnull() | ok("timestamp"))
+    others = [c for c in times if c != "timestamp"]
+    if others:
+        table = table.mutate(**{c: ibis.ifelse(ok(c), table[c], ibis.null(table[c].type())) for c in others})
+    return table

@@ -90,6 +90,22 @@ class Validation:
                 f"WHEN {' AND '.join(f'{a} IS NULL' for a in present)} THEN 'no identifier: set "
                 f"at least one of profile_id, external_id, email, phone'"
             )
+            if "profile_id" in plan.canonical:
+                # A supplied id shaped like a generated one (p- + 16 hex digits) must name a
+                # profile that exists, or be the id generated from the row's own identifiers;
+                # otherwise it could take the id a later person's identifier generates.
+                own = ", ".join(
+                    f"coalesce({identity.generated_id_sql(f'{kind!r}' + ' || ' + alias)}, '')"
+                    for kind, alias in (("external_id:", "_ext"), ("email:", "_email"), ("phone:", "_phone"))
+                )
+                reasons.append(
+                    f"WHEN regexp_full_match(_pid, '{identity.GENERATED_ID_RE}') "
+                    f"AND _pid NOT IN (SELECT value FROM identities WHERE kind = 'profile_id') "
+                    f"AND _pid NOT IN ({own}) "
+                    f"THEN 'profile_id ''' || _pid || ''' has the form of a generated id but no "
+                    f"profile has it and none of the row''s identifiers generates it; leave "
+                    f"profile_id empty for new people or use ids of your own (not p- + 16 hex digits)'"
+                )
             if "email" in plan.canonical:
                 src = plan.canonical["email"]
                 reasons.append(
