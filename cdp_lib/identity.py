@@ -213,22 +213,15 @@ def _avoid_taken_ids(db, rounds: int = 8) -> None:
     accepted earlier, a SHA-256 prefix collision) or by another new profile of this batch is
     derived again from `seed || '#' || n`, n = 2, 3, ... (`profiles.profile_id` is also
     guarded by a unique index, so a miss here fails the ingest instead of sharing an id)."""
+    taken = """seed IS NOT NULL AND (
+        profile_id IN (SELECT value FROM identities WHERE kind = 'profile_id')
+        OR profile_id IN (SELECT profile_id FROM profiles)
+        OR profile_id IN (SELECT profile_id FROM _comp_pid GROUP BY profile_id HAVING count(*) > 1))"""
     for n in range(2, 2 + rounds):
-        taken = db.execute(
-            """SELECT count(*) FROM _comp_pid c WHERE c.seed IS NOT NULL AND (
-                   c.profile_id IN (SELECT value FROM identities WHERE kind = 'profile_id')
-                   OR c.profile_id IN (SELECT profile_id FROM profiles)
-                   OR c.profile_id IN (SELECT profile_id FROM _comp_pid o WHERE o.comp <> c.comp))"""
-        ).fetchone()[0]
-        if not taken:
+        if not db.execute(f"SELECT count(*) FROM _comp_pid WHERE {taken}").fetchone()[0]:
             return
-        db.execute(
-            f"""UPDATE _comp_pid SET profile_id = {generated_id_sql(f"seed || '#{n}'")}
-            WHERE seed IS NOT NULL AND (
-                profile_id IN (SELECT value FROM identities WHERE kind = 'profile_id')
-                OR profile_id IN (SELECT profile_id FROM profiles)
-                OR profile_id IN (SELECT profile_id FROM _comp_pid o WHERE o.comp <> _comp_pid.comp))"""
-        )
+        again = generated_id_sql(f"seed || '#{n}'")
+        db.execute(f"UPDATE _comp_pid SET profile_id = {again} WHERE {taken}")
 
 
 def _apply_merges(db, ingest_id: str, now: str) -> None:

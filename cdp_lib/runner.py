@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import time
 import tokenize
@@ -399,6 +400,20 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+_RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id is a folder name, never a path: letters, digits, `.`, `_`, `-`, first a letter
+    or digit (so no `..`, `/`, `\\`), at most 128 characters; InputError otherwise."""
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+        raise InputError(
+            f"run id {run_id!r} is not a name: use letters, digits, '.', '_' and '-' (starting "
+            "with a letter or digit, at most 128 characters), e.g. 20261125T181500Z-3fa9c1"
+        )
+    return run_id
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -521,7 +536,7 @@ def run_notebook(
 
     path, declared, injected, given = prepare(notebook, parameters, parameters_file, text_parameters, default_db)
     name = path.stem
-    run_id = run_id or new_run_id()
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id()
     reports_dir = Path(reports_dir)
     run_dir = reports_dir / name / run_id
     run_dir.mkdir(parents=True, exist_ok=False)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from cdp_lib import schema
 from cdp_lib.commands._base import Context, pass_context
 
 
@@ -35,6 +36,9 @@ def info(ctx: Context, as_json: bool) -> None:
         for m in summary["metrics"]:
             click.echo(f"{m['metric']:<{width}}  {m['events']:>12,}  {m['profiles']:>10,}")
     click.echo(f"merges: {summary.get('merges', 0):,}   quarantined rows: {summary.get('quarantined', 0):,}")
+    if summary.get("events_out_of_range"):
+        click.echo(f"events with a timestamp outside {schema.EARLIEST_TIME}..{schema.LATEST_TIME} "
+                   f"(hidden from analyses): {summary['events_out_of_range']:,}")
 
 
 def register(group: click.Group) -> None:

@@ -150,8 +150,10 @@ def _ingest(ws, table, source, explicit, progress) -> IngestResult:
                  dt.datetime.now(dt.timezone.utc)],
             )
     except Exception as exc:
-        if not _is_io_error(exc) and not isinstance(exc, OSError):
+        if not _is_io_error(exc):
             raise
+        with contextlib.suppress(Exception):  # a failed COMMIT leaves an aborted transaction
+            db.execute("ROLLBACK")
         raise WorkspaceError(_io_message(ws, path, exc)) from None
     finally:
         ctx.drop_temp_tables()
@@ -169,7 +171,8 @@ def _ingest(ws, table, source, explicit, progress) -> IngestResult:
 
 def _io_message(ws: Workspace, path, exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "no space left" in text.lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+    if any(p in text.lower() for p in ("no space left", "failed to offload", "disk is full")) or \
+            getattr(exc, "errno", None) == errno.ENOSPC:
         return (f"ingest of {path} stopped: the disk holding workspace {ws.path} is full "
                 f"({text}); nothing was loaded. Free some space (df -h) and ingest again")
     return (f"ingest of {path} stopped by an I/O error ({text}); nothing was loaded. "

@@ -252,5 +252,12 @@ class Validation:
 
 
 def _is_io_error(exc: Exception) -> bool:
-    """The engine could not read or write a file (disk full, file gone): not the input's fault."""
-    return type(exc).__name__ in ("IOException", "OutOfMemoryException", "FatalException")
+    """The engine could not read or write a file (disk full, file gone, temp space exhausted,
+    a COMMIT that could not write the WAL): not the input's fault."""
+    if isinstance(exc, OSError):
+        return True
+    text = str(exc).lower()
+    return type(exc).__name__ in ("IOException", "OutOfMemoryException", "FatalException") or any(
+        phrase in text for phrase in ("no space left", "could not write file", "could not read file",
+                                      "failed to offload", "disk is full", "failed to commit")
+    )
