@@ -63,6 +63,10 @@ class Readers:
     def reader_error(self, fmt: str, exc: Exception) -> str:
         if "maximum line size" in str(exc).lower():
             return _long_line_error(self.source, fmt)
+        if fmt == "csv" and "state machine reached an invalid state" in str(exc):
+            return (f"file {self.path} mixes line endings (\\n and \\r\\n) or has a carriage "
+                    "return outside quotes; convert it to one line ending (e.g. dos2unix) and "
+                    "ingest again")
         return _reader_error(self.path, fmt, exc)
 
     def staged(self, names: list[str]) -> list[str]:
@@ -99,6 +103,19 @@ class Readers:
     # CSV -------------------------------------------------------------------------------
     def first_line(self) -> str:
         """The file's first line, decompressed, without its line end ('' when there is none)."""
+        if self.source.compression != "zstd":  # Python reads it; DuckDB only for zstd
+            import gzip
+
+            opener = gzip.open if self.source.compression == "gzip" else open
+            with opener(self.source.read_path, "rb") as fh:
+                raw = fh.readline(MAX_LINE_BYTES)
+            try:
+                return raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"file {self.path} is not UTF-8 text (invalid bytes on line 1); re-save it as "
+                    "UTF-8 (e.g. iconv -f latin1 -t utf-8) and ingest again"
+                ) from None
         row = self.sql(
             f"SELECT line FROM {self.lines_sql(self.source.read_path, self.source.compression)} LIMIT 1"
         ).fetchone()
@@ -146,7 +163,7 @@ class Readers:
         encoding = self.sql(
             "SELECT line FROM _rejects WHERE error_type = 'INVALID ENCODING' ORDER BY line LIMIT 1"
         ).fetchone()
-        if encoding is not None:
+        if encoding is not None and not _valid_utf8(self.source):
             raise InputError(
                 f"file {self.path} is not UTF-8 text (invalid bytes on line {encoding[0]}); "
                 "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and ingest again"
@@ -205,7 +222,8 @@ class Readers:
             part = os.path.join(folder, "part.csv")
             try:
                 with open(part, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(self.header_text + "".join(lines[1:]))
+                    ending = "\r\n" if lines[0].endswith("\r\n") else "\n"  # keep the file's
+                    fh.write(self.first_line() + ending + "".join(lines[1:]))
                 self.temp.append(f"_rec{n}")
                 cols = ", ".join(self.names.values())
                 self.sql(
@@ -222,11 +240,6 @@ class Readers:
             else:
                 self.sql(f"UPDATE _rec{n} SET _line = _line + {base + line}")
             insert_typed(f"_rec{n}")
-
-    @property
-    def header_text(self) -> str:
-        """The header line as the recovery files repeat it."""
-        return self.first_line() + "\n"
 
     # JSON Lines ------------------------------------------------------------------------
     def read_jsonl(self) -> tuple[dict[str, str], int]:
@@ -279,6 +292,26 @@ class Readers:
             [str(self.path)],
         )
         return {n: "VARCHAR" for n in names}, int(self.scalar(f"SELECT count(*) {bad}"))
+
+
+def _valid_utf8(source: Source) -> bool:
+    """Whether the whole (decompressed) file is UTF-8; DuckDB also reports an open quote that
+    swallowed multi-byte text as an encoding error. Read only on that error path."""
+    if source.compression == "zstd":
+        return False
+    import codecs
+    import gzip
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if source.compression == "gzip" else open
+    try:
+        with opener(source.read_path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _pointer(key: str) -> str:
