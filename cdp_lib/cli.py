@@ -74,7 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as exc:
+        message = _io_fault(exc)
+        if message is None:  # anything else is a bug and keeps its traceback
+            raise
+        click.echo(f"error: {message}", err=True)
+        return 2
     return code if isinstance(code, int) else 0
+
+
+def _io_fault(exc: Exception) -> str | None:
+    """One line for a disk or file fault met outside ingest (which reports its own), else None."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, OSError) and exc.errno == 28 or "no space left" in low:
+        return f"the disk is full ({text}); free some space (df -h) and run the command again"
+    if type(exc).__name__ == "IOException" or isinstance(exc, OSError):
+        return f"I/O error ({text}); check the disk and the paths given, then run the command again"
+    return None
 
 
 if __name__ == "__main__":

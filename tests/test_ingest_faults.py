@@ -87,3 +87,18 @@ def test_a_file_gone_before_it_is_opened_is_one_line(tmp_path):
         open_source(tmp_path / "gone.csv", "csv")
     proc = cdp("ingest", "events", str(tmp_path / "gone.csv"), db=tmp_path / "w.duckdb")
     assert_one_line_error(proc, "does not exist")
+
+
+def test_cli_turns_an_engine_io_fault_into_one_line(monkeypatch, capsys):
+    """Outside ingest too: an engine I/O error reaching the CLI is one line and exit 2."""
+    import duckdb
+
+    from cdp_lib import cli
+
+    def boom(*args, **kwargs):
+        raise duckdb.IOException('Could not write file "w.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr(cli.cli, "main", boom)
+    assert cli.main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the disk is full") and err.count("\n") == 1
