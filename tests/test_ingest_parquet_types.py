@@ -64,3 +64,18 @@ def test_custom_float_column_with_nan_is_quarantined(tmp_ws, tmp_path):
     result = ingest_file(tmp_ws, "catalog", pq)
     check_counts(result)
     assert (result.loaded, result.quarantined) == (1, 1)
+
+
+def test_rows_already_read_follow_the_parquet_rules(tmp_ws):
+    """`ingest_rows`: the entry point for a DataFrame (warehouse import, transforms)."""
+    from cdp_lib.ingest import ingest_rows
+
+    frame = pd.DataFrame({"external_id": [123.0, 124.0], "metric": ["M", "M"],
+                          "timestamp": pd.to_datetime(["2024-01-01", "1850-01-01"], utc=True),
+                          "_line": ["a", "b"]})
+    result = ingest_rows(tmp_ws, "events", frame, source="warehouse:orders")
+    check_counts(result)
+    assert (result.rows, result.loaded, result.quarantined) == (2, 1, 1)
+    assert rows(tmp_ws, "SELECT file, file_sha256 FROM ingests") == [("warehouse:orders", None)]
+    assert rows(tmp_ws, "SELECT line FROM events") == [("a",)]
+    assert rows(tmp_ws, "SELECT value FROM identities WHERE kind = 'external_id'") == [("123",)]
