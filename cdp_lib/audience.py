@@ -157,7 +157,7 @@ def attributed_conversions_table(ws: Workspace, params: AudienceParams, metrics=
     """Conversions in the period with their last-touch credit.
 
     Columns: event_id, profile_id, timestamp, value, channel ('email', 'sms' or null),
-    touch_metric, touch_at.
+    touch_metric, touch_at, touch_id (the crediting interaction's event_id).
     """
     metrics = load_metrics() if metrics is None else metrics
     lo, hi = _moment(params.start), _moment(params.end + dt.timedelta(days=1))
@@ -166,7 +166,7 @@ def attributed_conversions_table(ws: Workspace, params: AudienceParams, metrics=
     conv = conv.select("event_id", "profile_id", "timestamp", value=conv.value.fill_null(0.0))
     if not params.touches:
         return conv.mutate(channel=ibis.null("string"), touch_metric=ibis.null("string"),
-                           touch_at=ibis.null("timestamp('UTC')"))
+                           touch_at=ibis.null("timestamp('UTC')"), touch_id=ibis.null("string"))
     spec = ibis.memtable(pd.DataFrame({
         "_tm": [t.metric for t in params.touches],
         "_ch": [t.channel for t in params.touches],
@@ -183,9 +183,10 @@ def attributed_conversions_table(ws: Workspace, params: AudienceParams, metrics=
                                conv.timestamp <= touches._until])
     ranked = cand.mutate(_rn=ibis.row_number().over(group_by="event_id",
                                                      order_by=[ibis.desc(cand._tat), ibis.desc(cand._tid)]))
-    best = ranked.filter(ranked._rn == 0).select(_cid="event_id", channel="_ch", touch_metric="_tm", touch_at="_tat")
+    best = ranked.filter(ranked._rn == 0).select(_cid="event_id", channel="_ch", touch_metric="_tm", touch_at="_tat",
+                                                 touch_id="_tid")
     out = conv.left_join(best, conv.event_id == best._cid)
-    return out.select("event_id", "profile_id", "timestamp", "value", "channel", "touch_metric", "touch_at")
+    return out.select("event_id", "profile_id", "timestamp", "value", "channel", "touch_metric", "touch_at", "touch_id")
 
 
 def audience_performance_table(ws: Workspace, params: AudienceParams,

@@ -1,0 +1,119 @@
+"""Storage edge of catalog insights: compute every card, store the tables, write the CSV files.
+
+Tables (replaced on each run, all in one transaction on DuckDB):
+`catalog_repeat_timing`, `catalog_same_cart`, `catalog_next_order`, `catalog_timing_histogram`,
+their `catalog_category_*` twins, and `catalog_profile_attributes` (profile_id, as_of,
+next_best_product, best_cross_sell_date) read by segments and customer 360.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cdp_lib.catalog.insights import (
+    CatalogParams, next_order_table, orders_table, purchases_table, repeat_timing_table, same_cart_table,
+    timing_histogram_table,
+)
+from cdp_lib.catalog.profiles import profile_attributes_table
+from cdp_lib.errors import InputError
+from cdp_lib.workspace import Workspace
+
+PROFILE_TABLE = "catalog_profile_attributes"
+# CSV file -> stored table
+FILES = {
+    "repeat_timing.csv": "catalog_repeat_timing",
+    "same_cart.csv": "catalog_same_cart",
+    "next_order.csv": "catalog_next_order",
+    "category_repeat_timing.csv": "catalog_category_repeat_timing",
+    "category_same_cart.csv": "catalog_category_same_cart",
+    "category_next_order.csv": "catalog_category_next_order",
+    "profiles.csv": PROFILE_TABLE,
+}
+HISTOGRAMS = {"product_id": "catalog_timing_histogram", "category": "catalog_category_timing_histogram"}
+
+
+@dataclass
+class CatalogInsights:
+    """Every catalog-insights table as a data frame, keyed by stored table name."""
+
+    params: CatalogParams
+    tables: dict[str, pd.DataFrame]
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+def compute_catalog_insights(ws: Workspace, params: CatalogParams) -> CatalogInsights:
+    """All cards for products and categories, plus the per-profile attributes (as data frames)."""
+    orders = orders_table(ws, params)
+    if ws.is_duckdb:  # the window functions behind next orders are shared by every card
+        orders = orders.cache()
+    tables: dict[str, pd.DataFrame] = {}
+    for key in ("product_id", "category"):
+        purchases = purchases_table(ws, params, orders, by="product" if key == "product_id" else "category")
+        if ws.is_duckdb:
+            purchases = purchases.cache()
+        prefix = "catalog" if key == "product_id" else "catalog_category"
+        tables[f"{prefix}_repeat_timing"] = repeat_timing_table(purchases, params, key).execute()
+        tables[f"{prefix}_same_cart"] = same_cart_table(purchases, params, key).execute()
+        tables[f"{prefix}_next_order"] = next_order_table(purchases, params, key).execute()
+        tables[HISTOGRAMS[key]] = timing_histogram_table(purchases, params, key).execute()
+        if key == "product_id":
+            prof = profile_attributes_table(purchases, params).execute()
+            prof.insert(1, "as_of", pd.Timestamp(params.as_of).date())
+            tables[PROFILE_TABLE] = prof
+    return CatalogInsights(params, tables)
+
+
+def store_catalog_insights(ws: Workspace, insights: CatalogInsights) -> None:
+    """Replace the stored catalog tables with these results (all or nothing on DuckDB)."""
+    if ws.read_only:
+        raise InputError("catalog insights write tables: open the workspace for writing (not read-only)")
+    with ws.transaction():
+        for name, frame in insights.tables.items():
+            ws.write_table(name, frame)
+
+
+def write_csv(insights: CatalogInsights, out_dir: str | os.PathLike) -> list[Path]:
+    """The seven CSV files of `cdp catalog-insights --out-dir`; written to a temporary name first
+    and renamed, so a failure leaves no half-written file."""
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out-dir {folder} is a file; give a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, table in FILES.items():
+        frame = insights.tables[table]
+        if table == PROFILE_TABLE:
+            frame = frame.drop(columns=["as_of"])
+        target = folder / filename
+        tmp = folder / f".{filename}.tmp"
+        frame.to_csv(tmp, index=False)
+        written.append((tmp, target))
+    for tmp, target in written:
+        tmp.replace(target)
+    return [t for _, t in written]
+
+
+def run_catalog_insights(ws: Workspace, params: CatalogParams, out_dir: str | os.PathLike | None = None,
+                         store: bool = True) -> CatalogInsights:
+    """Compute, store in the workspace (unless `store=False`) and write CSVs to `out_dir`."""
+    insights = compute_catalog_insights(ws, params)
+    if store:
+        store_catalog_insights(ws, insights)
+    if out_dir is not None:
+        write_csv(insights, out_dir)
+    return insights
+
+
+def stored_table(ws: Workspace, name: str) -> pd.DataFrame:
+    """A stored catalog table, or a message naming the command that makes it."""
+    from cdp_lib.errors import NotComputedError
+
+    if not ws.has_table(name):
+        raise NotComputedError(f"table {name!r} is not in the workspace; run 'cdp catalog-insights' first")
+    return ws.table(name).execute()
