@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import pandas as pd
 
 from cdp_lib.catalog.insights import (
@@ -42,6 +43,7 @@ class CatalogInsights:
 
     params: CatalogParams
     tables: dict[str, pd.DataFrame]
+    schemas: dict[str, "ibis.Schema"]
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -53,20 +55,33 @@ def compute_catalog_insights(ws: Workspace, params: CatalogParams) -> CatalogIns
     if ws.is_duckdb:  # the window functions behind next orders are shared by every card
         orders = orders.cache()
     tables: dict[str, pd.DataFrame] = {}
+    schemas: dict[str, ibis.Schema] = {}
+
+    def run(name: str, expr) -> pd.DataFrame:
+        schemas[name] = expr.schema()
+        tables[name] = expr.execute()
+        return tables[name]
+
     for key in ("product_id", "category"):
         purchases = purchases_table(ws, params, orders, by="product" if key == "product_id" else "category")
         if ws.is_duckdb:
             purchases = purchases.cache()
         prefix = "catalog" if key == "product_id" else "catalog_category"
-        tables[f"{prefix}_repeat_timing"] = repeat_timing_table(purchases, params, key).execute()
-        tables[f"{prefix}_same_cart"] = same_cart_table(purchases, params, key).execute()
-        tables[f"{prefix}_next_order"] = next_order_table(purchases, params, key).execute()
-        tables[HISTOGRAMS[key]] = timing_histogram_table(purchases, params, key).execute()
+        run(f"{prefix}_repeat_timing", repeat_timing_table(purchases, params, key))
+        run(f"{prefix}_same_cart", same_cart_table(purchases, params, key))
+        run(f"{prefix}_next_order", next_order_table(purchases, params, key))
+        run(HISTOGRAMS[key], timing_histogram_table(purchases, params, key))
         if key == "product_id":
-            prof = profile_attributes_table(purchases, params).execute()
-            prof.insert(1, "as_of", pd.Timestamp(params.as_of).date())
-            tables[PROFILE_TABLE] = prof
-    return CatalogInsights(params, tables)
+            prof = run(PROFILE_TABLE, profile_attributes_table(purchases, params))
+            dates = pd.to_datetime(prof["best_cross_sell_date"])
+            prof["best_cross_sell_date"] = pd.Series([None if pd.isna(d) else d.date() for d in dates],
+                                                     index=prof.index, dtype="object")
+            prof.insert(1, "as_of", params.as_of)
+            schema = dict(schemas[PROFILE_TABLE].items())
+            schemas[PROFILE_TABLE] = ibis.schema({"profile_id": schema["profile_id"], "as_of": "date",
+                                                  "next_best_product": schema["next_best_product"],
+                                                  "best_cross_sell_date": "date"})
+    return CatalogInsights(params, tables, schemas)
 
 
 def store_catalog_insights(ws: Workspace, insights: CatalogInsights) -> None:
@@ -75,7 +90,7 @@ def store_catalog_insights(ws: Workspace, insights: CatalogInsights) -> None:
         raise InputError("catalog insights write tables: open the workspace for writing (not read-only)")
     with ws.transaction():
         for name, frame in insights.tables.items():
-            ws.write_table(name, frame)
+            ws.con.create_table(name, frame, schema=insights.schemas[name], overwrite=True)
 
 
 def write_csv(insights: CatalogInsights, out_dir: str | os.PathLike) -> list[Path]:
