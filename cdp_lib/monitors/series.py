@@ -21,7 +21,7 @@ import pandas as pd
 
 from cdp_lib.audience import attributed_conversions_table, audience_params
 from cdp_lib.errors import InputError
-from cdp_lib.metrics import events_for
+from cdp_lib.metrics import events_for, resolve_metric
 from cdp_lib.monitors.definition import MonitorDefinition, suggest
 from cdp_lib.workspace import Workspace
 
@@ -58,7 +58,7 @@ def _calendar(first: dt.date, last: dt.date, kind: str) -> pd.DataFrame:
 
 def _fill(frame: pd.DataFrame, per_day: pd.DataFrame) -> pd.DataFrame:
     if not per_day.empty:
-        per_day = per_day.assign(day=pd.to_datetime(per_day["day"]).dt.date).set_index("day")
+        per_day = per_day.assign(day=pd.to_datetime(per_day["day"]).dt.date).set_index("day").fillna(0)
         for col in per_day.columns:
             frame.loc[per_day.index, col] = per_day[col].astype("float64").to_numpy()
     return frame
@@ -115,6 +115,11 @@ def flow_series(ws: Workspace, flow_id: str, first: dt.date, last: dt.date, metr
         wide = per.pivot_table(index="day", columns="col", values="n", aggfunc="sum").reset_index()
         frame = _fill(frame, wide)
     params = dataclasses.replace(audience_params(period="custom", start=first, end=first), start=first, end=last)
+    try:
+        resolve_metric(ws, params.conversion_metric, metrics)
+    except InputError:  # a store without orders: nothing to attribute
+        frame["sent"] = frame["delivered"] + frame["bounces"]
+        return frame
     conv = attributed_conversions_table(ws, params, metrics)
     touched = ev.select(_tid=ev.event_id, _flow=ev.flow_id)
     conv = conv.join(touched, conv.touch_id == touched._tid)
