@@ -4,9 +4,10 @@
 gathers, for one profile: recently viewed and bought products, last purchase channel,
 preferred channel, usual active hour, responses to email and SMS, and — when the analyses have
 run — expected next purchase date and churn probability (`clv_predictions`, read through
-`prediction_facts_table`, which never shows a next purchase beside a high churn risk), RFM group
-history (`rfm_snapshots`) and segments (`segment_membership`). Every part is an Ibis query
-filtered to the one profile; tables that do not exist yet give empty answers, never errors.
+`prediction_facts_table`, which never shows a next purchase beside a high churn risk), next best
+product and best cross-sell date (`catalog_profile_attributes`), RFM group history
+(`rfm_snapshots`) and segments (`segment_membership`). Every part is an Ibis query filtered to
+the one profile; tables that do not exist yet give empty answers, never errors.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ class Customer360:
     churn_probability: float | None = None
     churn_risk: str | None = None
     predicted_clv: float | None = None
+    next_best_product: str | None = None
+    best_cross_sell_date: Any = None
     rfm_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     segments: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -236,6 +239,15 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
             out.predicted_clv = None if pd.isna(r.get("predicted_clv")) else float(r["predicted_clv"])
     else:
         out.notes.append("predictions not computed yet: run 'cdp clv' for next purchase date and churn")
+    if ws.has_table("catalog_profile_attributes"):
+        cat = ws.table("catalog_profile_attributes")
+        row = cat.filter(cat.profile_id == profile_id).limit(1).execute()
+        if not row.empty:
+            nbp, date = row.iloc[0]["next_best_product"], row.iloc[0]["best_cross_sell_date"]
+            out.next_best_product = None if pd.isna(nbp) else str(nbp)
+            out.best_cross_sell_date = None if pd.isna(date) else pd.Timestamp(date).date()
+    else:
+        out.notes.append("catalog insights not computed yet: run 'cdp catalog-insights' for the next best product")
     if ws.has_table("rfm_snapshots"):
         snaps = ws.table("rfm_snapshots")
         out.rfm_history = (

@@ -10,6 +10,7 @@ import importlib
 # Class name -> module; classes load on first use so `cdp app` starts without ipywidgets.
 _CLASSES = {
     "App": "base",
+    "CatalogApp": "catalog",
     "Customer360App": "customer360",
     "FunnelExplorerApp": "funnel",
     "KpiApp": "kpi",

@@ -40,6 +40,8 @@ def facts_html(c: Customer360) -> str:
         _fact("Expected next purchase", _next_purchase(c), "expected_next_order_date"),
         _fact("Usually active", hour, "usual_active_hour"),
         _fact("Churn probability", churn, "churn_probability"),
+        _fact("Next best product", fmt(c.next_best_product), "next_best_product"),
+        _fact("Best cross-sell date", fmt(c.best_cross_sell_date), "best_cross_sell_date"),
         _fact("Segments", html.escape(", ".join(c.segments)) or "–", "segments"),
     ]
     who = html.escape(f"{name} · {c.profile.get('email') or ''} · {c.profile.get('phone') or ''} · "

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from cdp_lib.apps.base import App, fmt
+from cdp_lib.apps.monitors import monitors_html
 from cdp_lib.kpi import ACCOUNT_DASHBOARD, PLACED_ORDER_AOV, Kpi, Period, kpi_breakdown, latest_event_day, kpi_overview, kpi_series
 from cdp_lib.plots.kpi import figure_png, plot_kpi_breakdown, plot_kpi_series
 from cdp_lib.workspace import Workspace
@@ -68,6 +69,7 @@ class KpiApp(App):
         self.cards = widgets.HTML()
         self.breakdown_chart = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
         self.series_chart = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
+        self.monitors = widgets.HTML()  # latest monitor results and alerts (cdp_lib.apps.monitors)
         self.overview: pd.DataFrame | None = None
         self.breakdown: pd.DataFrame | None = None
         self.series: pd.DataFrame | None = None
@@ -82,6 +84,7 @@ class KpiApp(App):
             self.comparison,
             self.cards,
             widgets.HBox([self.breakdown_chart, self.series_chart]),
+            self.monitors,
         ])
         self.refresh()
 
@@ -119,3 +122,4 @@ class KpiApp(App):
         freq = "day" if period.days <= 62 else "week"
         self.series = kpi_series(ws, period.start, period.end, self.series_kpi, freq).execute()
         self.series_chart.value = figure_png(plot_kpi_series(self.series, self.series_kpi.label))
+        self.monitors.value = monitors_html(ws)

@@ -16,6 +16,7 @@ APPS = {
     "rfm": "RfmExplorerApp",
     "funnel": "FunnelExplorerApp",
     "segment_builder": "SegmentBuilderApp",
+    "catalog": "CatalogApp",
 }
 
 

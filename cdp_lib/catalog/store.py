@@ -132,3 +132,23 @@ def stored_table(ws: Workspace, name: str) -> pd.DataFrame:
     if not ws.has_table(name):
         raise NotComputedError(f"table {name!r} is not in the workspace; run 'cdp catalog-insights' first")
     return ws.table(name).execute()
+
+
+def top_products(insights: CatalogInsights, n: int = 8) -> list[str]:
+    """The `n` products with the most buyers (ties: smaller id), for charts and pickers."""
+    timing = insights["catalog_repeat_timing"].sort_values(["buyers", "product_id"], ascending=[False, True])
+    return timing["product_id"].head(n).tolist()
+
+
+def product_cards(ws: Workspace, product_id: str) -> dict[str, pd.DataFrame]:
+    """The three stored cards of one product (repeat timing + histogram, same cart, next order)."""
+    out = {}
+    for card, table in (("repeat_timing", "catalog_repeat_timing"), ("histogram", "catalog_timing_histogram"),
+                        ("same_cart", "catalog_same_cart"), ("next_order", "catalog_next_order")):
+        if not ws.has_table(table):
+            from cdp_lib.errors import NotComputedError
+
+            raise NotComputedError("catalog insights are not in the workspace yet; run 'cdp catalog-insights' first")
+        t = ws.table(table)
+        out[card] = t.filter(t.product_id == product_id).execute()
+    return out

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.monitors.definition import DEFAULT_FOLDER, MonitorDefinition, load_monitors
@@ -35,3 +37,23 @@ def monitors_params(as_of: Any = None, run: bool = True, folder: str | None = No
         raise InputError(f"history_days: expected a whole number from 1 to 366, got {history_days!r}")
     folder = folder or DEFAULT_FOLDER
     return MonitorsParams(day, run, str(folder), schedule, history_days, load_monitors(folder, enabled_only=True))
+
+
+def monitor_series(ws, params: MonitorsParams, metrics=None) -> dict:
+    """Each monitor's day-by-day evaluation over the report's `history_days` (name -> frame)."""
+    from cdp_lib.monitors.evaluate import evaluate_days
+
+    return {name: evaluate_days(ws, m, params.start, params.as_of, metrics) for name, m in params.monitors.items()}
+
+
+def latest_results(ws, params: MonitorsParams):
+    """Stored results of the report's as-of date, one row per monitor."""
+    from cdp_lib.monitors.store import results_table
+
+    res = results_table(ws)
+    if res.empty:
+        return res
+    res = res[pd.to_datetime(res["as_of"]).dt.date == params.as_of]
+    cols = [c for c in ("monitor", "kind", "triggered", "value_1", "previous_1", "change_1", "threshold_1",
+                        "value_2", "previous_2", "change_2", "threshold_2", "episode_start", "alerted") if c in res]
+    return res[cols].reset_index(drop=True)

@@ -33,9 +33,11 @@ CLV_ATTRIBUTES = (
     "average_order_value", "average_days_between_orders", "p_alive", "churn_probability",
     "churn_risk", "expected_next_order_date", "predicted_gender",
 )
+CATALOG_ATTRIBUTES = ("next_best_product", "best_cross_sell_date")
 COMPUTED = {
     **{a: ("rfm_profile_attributes", "cdp rfm") for a in RFM_ATTRIBUTES},
     **{a: ("clv_predictions", "cdp clv") for a in CLV_ATTRIBUTES},
+    **{a: ("catalog_profile_attributes", "cdp catalog-insights") for a in CATALOG_ATTRIBUTES},
 }
 
 _COMPARE = {
