@@ -51,8 +51,34 @@ def _params_text(params: dict | None) -> str:
     return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in shown.items())
 
 
-def render_index(runs: list[dict], generated_at: dt.datetime | None = None) -> str:
-    """The index page as one self-contained HTML string (inline CSS and JS, no network)."""
+def collect_alerts(reports_dir: str | os.PathLike, runs: list[dict] | None = None) -> list[dict]:
+    """Monitor alerts saved by the newest successful `monitors` run (`monitor_alerts.json`)."""
+    root = Path(reports_dir)
+    runs = collect_runs(root) if runs is None else runs
+    for r in runs:
+        if r.get("notebook") == "monitors" and r.get("status") == "succeeded":
+            path = root / r["_dir"] / "monitor_alerts.json"
+            try:
+                return [dict(a, _dir=r["_dir"]) for a in json.loads(path.read_text())]
+            except (OSError, ValueError, TypeError):
+                return []
+    return []
+
+
+def _alerts_html(alerts: list[dict]) -> str:
+    if not alerts:
+        return ""
+    esc = html.escape
+    rows = "".join(
+        f'<tr class="alert"><td>{esc(str(a.get("as_of", ""))[:10])}</td><td>{esc(str(a.get("monitor", "")))}</td>'
+        f'<td>{esc(str(a.get("message", "")))}</td></tr>' for a in alerts)
+    return ('<h2>Monitor alerts</h2><table id="alerts"><thead><tr><th>Day</th><th>Monitor</th><th>Alert</th></tr>'
+            f'</thead><tbody>{rows}</tbody></table>')
+
+
+def render_index(runs: list[dict], generated_at: dt.datetime | None = None, alerts: list[dict] | None = None) -> str:
+    """The index page as one self-contained HTML string (inline CSS and JS, no network);
+    `alerts` (from `collect_alerts`) are listed above the runs."""
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
     esc = html.escape
     notebooks = sorted({r.get("notebook", "") for r in runs})
@@ -101,6 +127,7 @@ td.error {{ color: #a00; font-size: 12px; max-width: 30em; }}
 </head>
 <body>
 <h1>Reports</h1>
+{_alerts_html(alerts or [])}
 <p>{len(runs)} run(s); page generated {esc(_when(generated_at.isoformat()))}. Newest first.</p>
 <div class="controls">
 <label for="notebook-filter">Notebook:</label>
@@ -148,6 +175,7 @@ def write_index(reports_dir: str | os.PathLike) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     target = root / INDEX_NAME
     tmp = root / f".{INDEX_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(render_index(collect_runs(root)), encoding="utf-8")
+    runs = collect_runs(root)
+    tmp.write_text(render_index(runs, alerts=collect_alerts(root, runs)), encoding="utf-8")
     os.replace(tmp, target)
     return target

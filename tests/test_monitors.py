@@ -114,7 +114,7 @@ def metric_rows(draw):
 @given(rows=metric_rows(), period=st.integers(1, 5), aggregate=st.sampled_from(["sum", "average"]),
        measure=st.sampled_from(["count", "value"]))
 def test_metric_values_match_a_loop(rows, period, aggregate, measure):
-    rows = rows or [("a", "Placed Order", "2024-01-01T00:00:00", 1.0)]
+    rows = [("a", "Placed Order", "2024-01-01T00:00:00", 1.0)] + rows  # the metric exists in the store
     ws = workspace_from_frames(events=events(rows))
     try:
         m = metric_monitor(period_days=period, aggregate=aggregate, measure=measure)
@@ -132,7 +132,7 @@ def membership_ws(spells):
     ws = workspace_from_frames(events=events([("a", "Placed Order", "2024-01-01T00:00:00", 1.0)]))
     frame = pd.DataFrame(spells, columns=["segment", "profile_id", "joined_at", "left_at"])
     for col in ("joined_at", "left_at"):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
     ws.duckdb.register("_m", frame)
     ws.duckdb.execute("CREATE TABLE segment_membership AS SELECT segment, profile_id, joined_at::TIMESTAMPTZ AS joined_at,"
                       " left_at::TIMESTAMPTZ AS left_at FROM _m")

@@ -10,7 +10,7 @@ def plot_monitor_series(days: pd.DataFrame, monitor, condition: int = 1, ax=None
     """One condition of one monitor over time (`evaluate_days` output).
 
     For `compare: value` the line is the period value and the dashed line the threshold; for a
-    change the line is the change (% or absolute) against the previous period. Days on which the
+    change the line is the rise or fall (% or absolute) against the previous period. Days on which the
     whole monitor triggered are marked in red.
     """
     if ax is None:
@@ -22,9 +22,10 @@ def plot_monitor_series(days: pd.DataFrame, monitor, condition: int = 1, ax=None
     ax.axhline(cond.threshold, color="#999999", ls="--", lw=1, label=f"threshold {cond.threshold:g}")
     hit = days["triggered"].astype(bool).to_numpy()
     ax.scatter(x[hit], y.astype("float64")[hit], color="#b00020", zorder=3, s=18, label="triggered")
-    unit = {"value": cond.measure, "relative_change": "change %", "absolute_change": "change"}[cond.compare]
+    moved = "rise" if cond.direction == "up" else "fall"
+    unit = {"value": cond.measure, "relative_change": f"{moved} %", "absolute_change": moved}[cond.compare]
     ax.set_ylabel(unit)
-    ax.set_title(f"{monitor.name} — {cond.describe()}", fontsize="small")
+    ax.set_title(monitor.name, fontsize="small")
     ax.legend(frameon=False, fontsize="x-small", loc="best")
     ax.figure.autofmt_xdate()
     ax.figure.tight_layout()
