@@ -277,3 +277,25 @@ def test_bad_parameters_exit_2_and_write_nothing(tmp_path, capsys, args, message
 def test_params_reject_bad_values():
     with pytest.raises(InputError, match="top_n: expected a whole number >= 1"):
         catalog_params("2024-01-01", top_n=0)
+
+
+def test_a_failed_store_leaves_the_previous_tables(tmp_path, monkeypatch):
+    ws = workspace_from_frames(str(tmp_path / "cdp.duckdb"), events=basket_events(HAND), catalog=CATALOG)
+    first = run_catalog_insights(ws, catalog_params("2024-03-01", lookback_days=100))
+    later = compute_catalog_insights(ws, catalog_params("2024-01-15", lookback_days=100))
+    create = ws.con.create_table
+
+    def failing(name, *args, **kwargs):  # repeat timing is written first, then this one fails
+        if name == "catalog_profile_attributes":
+            raise RuntimeError("disk full")
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(ws.con, "create_table", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store_catalog_insights(ws, later)
+    monkeypatch.undo()
+    kept = ws.table("catalog_repeat_timing").execute()
+    pd.testing.assert_frame_equal(kept.sort_values("product_id").reset_index(drop=True),
+                                  first["catalog_repeat_timing"].sort_values("product_id").reset_index(drop=True),
+                                  check_dtype=False)
+    ws.close()
