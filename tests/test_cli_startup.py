@@ -53,7 +53,8 @@ def test_help_imports_no_heavy_library():
     assert not modules & set(HEAVY_FOR_LOOKUPS), modules & set(HEAVY_FOR_LOOKUPS)
 
 
-@pytest.mark.parametrize("sub", ["rfm", "clv", "run", "app", "ingest", "segment", "schedule", "funnel"])
+@pytest.mark.parametrize("sub", ["rfm", "clv", "run", "app", "ingest", "segment", "schedule", "funnel", "monitor",
+                                 "catalog-insights"])
 def test_subcommand_help_imports_no_heavy_library(sub):
     code, modules, _ = _modules_after([sub, "--help"])
     assert code == 0

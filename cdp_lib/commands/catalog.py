@@ -21,7 +21,7 @@ def catalog_insights(ctx: Context, as_of, lookback_days, repeat_window_days, top
     from cdp_lib.catalog import catalog_params, run_catalog_insights
 
     params = catalog_params(as_of, lookback_days, repeat_window_days, top_n)
-    insights = run_catalog_insights(ctx.workspace(), params, out_dir)
+    insights = run_catalog_insights(ctx.duckdb_workspace(), params, out_dir)
     products = len(insights["catalog_repeat_timing"])
     people = len(insights["catalog_profile_attributes"])
     click.echo(f"{params.first_day}..{params.as_of}: {products:,} products, {people:,} profiles; "

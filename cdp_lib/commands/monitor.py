@@ -38,7 +38,8 @@ def list_(folder: str | None) -> None:
 @click.option("--as-of", "as_of", default=None, help="Evaluate for this date (YYYY-MM-DD, UTC); default today.")
 @FOLDER_OPTION
 @click.option("--schedule", "schedule_path", default="parameters/schedule.yaml", show_default=True,
-              help="Schedule file whose settings.webhook_url receives alerts (the failed-run notifier).")
+              help="Schedule file whose settings.webhook_url receives alerts (the failed-run notifier); "
+                   "relative to the project folder.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per monitor.")
 @pass_context
 def run(ctx: Context, as_of: str | None, folder: str | None, schedule_path: str, as_json: bool) -> None:
@@ -50,7 +51,10 @@ def run(ctx: Context, as_of: str | None, folder: str | None, schedule_path: str,
 
     day = parse_date(as_of, "--as-of") or dt.datetime.now(dt.timezone.utc).date()
     monitors = load_monitors(folder, enabled_only=True)
-    records = run_monitors(ctx.workspace(), monitors.values(), day, schedule_notifier(schedule_path))
+    from cdp_lib.project import resolve_path
+
+    notify = schedule_notifier(resolve_path(schedule_path))
+    records = run_monitors(ctx.duckdb_workspace(), monitors.values(), day, notify)
     for rec in records:
         if as_json:
             click.echo(json.dumps(rec.result.as_json()))
@@ -71,7 +75,7 @@ def history(ctx: Context, name: str | None, limit: int, results: bool) -> None:
     """Alerts (newest first), or with --results every stored daily result."""
     from cdp_lib.monitors import alerts_table, results_table
 
-    ws = ctx.workspace(read_only=True)
+    ws = ctx.duckdb_workspace(read_only=True)
     if results:
         df = results_table(ws, name).head(limit)
         cols = [c for c in ("as_of", "monitor", "triggered", "value_1", "previous_1", "value_2", "previous_2",

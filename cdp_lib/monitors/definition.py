@@ -48,7 +48,16 @@ MAX_PERIOD_DAYS = 183
 TOP_KEYS = {"name", "description", "kind", "metric", "segment", "flow_id", "match", "conditions",
             "repeat_every_days", "enabled"}
 CONDITION_KEYS = {"measure", "aggregate", "period_days", "compare", "direction", "op", "threshold"}
-DEFAULT_FOLDER = str(Path(__file__).resolve().parents[2] / "parameters" / "monitors")
+
+
+def default_folder() -> str:
+    """`parameters/monitors/` of the project folder (`cdp_lib.project`)."""
+    from cdp_lib.project import project_root
+
+    return str(project_root() / "parameters" / "monitors")
+
+
+DEFAULT_FOLDER = default_folder()  # as found on first import; readers call default_folder()
 
 
 @dataclass(frozen=True)
@@ -186,7 +195,7 @@ def parse_monitor_yaml(text: str, name: str = "<monitor>") -> MonitorDefinition:
 
 def load_monitors(folder: str | os.PathLike | None = None, enabled_only: bool = False) -> dict[str, MonitorDefinition]:
     """Every monitor in `folder` (default `parameters/monitors/`), by name, in file order."""
-    path = Path(folder or DEFAULT_FOLDER)
+    path = Path(folder or default_folder())
     if not path.is_dir():
         raise InputError(f"monitor folder {path} not found; create it with one YAML file per monitor (docs/monitors.md)")
     out: dict[str, MonitorDefinition] = {}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
-from cdp_lib.monitors.definition import DEFAULT_FOLDER, MonitorDefinition, load_monitors
+from cdp_lib.monitors.definition import MonitorDefinition, default_folder, load_monitors
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def monitors_params(as_of: Any = None, run: bool = True, folder: str | None = No
         raise InputError(f"run: expected true or false, got {run!r}")
     if isinstance(history_days, bool) or not isinstance(history_days, int) or not 1 <= history_days <= 366:
         raise InputError(f"history_days: expected a whole number from 1 to 366, got {history_days!r}")
-    folder = folder or DEFAULT_FOLDER
+    folder = folder or default_folder()
     return MonitorsParams(day, run, str(folder), schedule, history_days, load_monitors(folder, enabled_only=True))
 
 

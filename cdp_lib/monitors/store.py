@@ -48,9 +48,11 @@ def ensure_tables(ws: Workspace) -> None:
 def schedule_notifier(schedule_path: str | Path | None) -> Notifier | None:
     """The scheduler's webhook notifier from a schedule file's settings, or None without a URL."""
     from cdp_lib import schedule
+    from cdp_lib.project import resolve_path
 
-    if schedule_path is None or not Path(schedule_path).is_file():
+    if schedule_path is None or not resolve_path(schedule_path).is_file():
         return None
+    schedule_path = resolve_path(schedule_path)
     settings = schedule.load_schedule(schedule_path).settings
     if not settings.webhook_url:
         return None
