@@ -3,7 +3,7 @@
 Rules (docs/catalog.md has examples):
 
 * Purchases: `Ordered Product` lines that carry an `order_id` and a `product_id`, grouped into
-  orders by `order_id`. An order's time is its earliest line, its customer that line's profile.
+  orders by `order_id`. An order's time is its earliest line, its customer the smallest profile_id of its lines.
   Orders in the lookback window count: from the start of `as_of - (lookback_days - 1)` to the
   end of `as_of` (UTC, both days included). An order with a `Refunded Order` or `Cancelled
   Order` event of the same `order_id` at or before the as-of moment is left out entirely.
