@@ -130,3 +130,13 @@ def _monitor_folder(tmp_path):
     folder.mkdir()
     for name in ("orders_down_week_over_week.yaml", "refunds_daily_threshold.yaml"):
         (folder / name).write_text((ROOT / "parameters" / "monitors" / name).read_text())
+
+
+def test_catalog_app_before_catalog_insights_says_what_to_run():
+    from cdp_lib.apps import CatalogApp
+
+    ws = workspace_from_frames(events=basket_events(HAND), catalog=CATALOG)
+    app = CatalogApp(workspace=ws)
+    assert "run 'cdp catalog-insights' first" in app.error and "cdp-error" in app.status.value
+    assert app.product.options == ()
+    ws.close()

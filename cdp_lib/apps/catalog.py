@@ -29,13 +29,12 @@ class CatalogApp(App):
     def __init__(self, db=None, workspace=None):
         super().__init__(db, workspace)
         ws = self.ws
-        if not ws.has_table("catalog_repeat_timing"):
-            raise NotComputedError("catalog insights are not in the workspace yet; run 'cdp catalog-insights' first")
-        names = _names(ws)
-        timing = ws.table("catalog_repeat_timing").order_by([ws.table("catalog_repeat_timing").buyers.desc(),
-                                                             "product_id"]).execute()
-        options = [(f"{names.get(p, p)} ({p})", p) for p in timing["product_id"]]
-        self.names = names
+        self.names, options = {}, []
+        if ws.has_table("catalog_repeat_timing"):
+            self.names = names = _names(ws)
+            t = ws.table("catalog_repeat_timing")
+            timing = t.order_by([t.buyers.desc(), "product_id"]).execute()
+            options = [(f"{names.get(p, p)} ({p})", p) for p in timing["product_id"]]
         self.product = widgets.Dropdown(options=options, description="Product",
                                         layout=widgets.Layout(width="420px"))
         self.timing = widgets.HTML()
@@ -53,6 +52,10 @@ class CatalogApp(App):
         ])
         if options:
             self.refresh()
+        else:  # shown in the page rather than raised: Voila hides tracebacks
+            self.error = str(NotComputedError("catalog insights are not in the workspace yet; "
+                                              "run 'cdp catalog-insights' first"))
+            self.status.value = f'<div class="cdp-error">{html.escape(self.error)}</div>'
 
     def _named(self, frame, column):
         out = frame.copy()
