@@ -361,3 +361,22 @@ def test_cli_bad_monitor_exits_2(tmp_path, capsys):
     assert main(["--db", str(db), "monitor", "run", "--as-of", str(DAY), "--folder", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.yaml, line 5: conditions[0].op: expected one of" in err
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(pattern=st.lists(st.integers(0, 3), min_size=1, max_size=9), repeat=st.sampled_from([None, 1, 2, 4]))
+def test_alert_days_match_the_loop_on_random_patterns(tmp_path_factory, pattern, repeat):
+    days = [DAY + dt.timedelta(days=i) for i in range(len(pattern))]
+    counts = {d: n for d, n in zip(days, pattern)}
+    counts[DAY - dt.timedelta(days=30)] = 1  # the metric exists even when the pattern is all zeros
+    ws = workspace_from_frames(str(tmp_path_factory.mktemp("ep") / "cdp.duckdb"), events=day_events(counts))
+    m = threshold_monitor(repeat)
+    sent = []
+    try:
+        for day in days:
+            run_monitors(ws, [m], day, lambda payload: sent.append(payload["as_of"]) or True, metrics={})
+        got = sorted(str(pd.Timestamp(d).date()) for d in alerts_table(ws).as_of)
+    finally:
+        ws.close()
+    want = [str(days[i]) for i in loop_alert_days(pattern, repeat)]
+    assert got == want and sent == want
