@@ -184,7 +184,41 @@ def reference(rows, as_of: dt.date, lookback: int, window: int, top_n: int):
         ranked = sorted(f["to"].items(), key=lambda kv: (-len(kv[1]["people"]), kv[0]))[:top_n]
         no += [(p, q, len(e["people"]), len(e["people"]) / len(f["returning"]), statistics.median(e["days"]))
                for q, e in ranked]
+    reference.state = {"orders": orders, "by_person": by_person, "timing": timing, "follow": follow}
     return rt, sorted(sc), sorted(no)
+
+
+def reference_profiles(rows, as_of, lookback, window, top_n, best_sellers=50):
+    """profile -> (next_best_product, best_cross_sell_date) by the documented rules, in loops."""
+    reference(rows, as_of, lookback, window, top_n)
+    orders, by_person = reference.state["orders"], reference.state["by_person"]
+    timing, follow = reference.state["timing"], reference.state["follow"]
+    top = {}
+    for p, f in follow.items():
+        ranked = sorted(f["to"].items(), key=lambda kv: (-len(kv[1]["people"]), kv[0]))[:top_n]
+        top[p] = [(q, len(e["people"]) / len(f["returning"])) for q, e in ranked]
+    sellers = sorted(timing, key=lambda p: (-len(timing[p]["buyers"]), p))[:best_sellers]
+    out = {}
+    for person, lst in by_person.items():
+        last_t, last_o = max(lst)
+        items = orders[last_o]["items"]
+        bought = {p for _, o in lst for p in orders[o]["items"]}
+        score = {}
+        for p in items:
+            for q, rate in top.get(p, []):
+                if q not in bought:
+                    score[q] = score.get(q, 0.0) + rate
+        if score:
+            best = min(score, key=lambda q: (-round(score[q], 9), q))
+        else:
+            best = next((q for q in sellers if q not in bought), None)
+        medians = [statistics.median(timing[p]["days"]) for p in items if timing[p]["days"]]
+        date = None
+        if medians:
+            m = statistics.median(medians)
+            date = last_t.date() + dt.timedelta(days=int(m + 0.5))
+        out[person] = (best, date)
+    return out
 
 
 def _norm(value):
@@ -299,3 +333,16 @@ def test_a_failed_store_leaves_the_previous_tables(tmp_path, monkeypatch):
                                   first["catalog_repeat_timing"].sort_values("product_id").reset_index(drop=True),
                                   check_dtype=False)
     ws.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=baskets(), top_n=st.sampled_from([1, 2, 10]))
+def test_profile_attributes_match_the_loop_reference(rows, top_n):
+    as_of = dt.date(2024, 2, 10)
+    ws = workspace_from_frames(events=basket_events(rows), catalog=CATALOG)
+    try:
+        prof = compute_catalog_insights(ws, catalog_params(as_of, 60, 90, top_n))["catalog_profile_attributes"]
+    finally:
+        ws.close()
+    got = {r.profile_id: (r.next_best_product, r.best_cross_sell_date) for r in prof.itertuples()}
+    assert got == reference_profiles(rows, as_of, 60, 90, top_n)
