@@ -5,7 +5,7 @@ Rules (docs/catalog.md):
 * A profile's *last order* is its latest kept order in the lookback window, by (time, order_id).
 * `next_best_product`: each product P of the last order proposes the `top_n` products most often
   bought in the next order after P (the `next_order` card); a candidate's score is the sum of its
-  `rate` over the products of the last order. Products the profile bought in the window (kept
+  `rate` over the products of the last order, to 9 decimals. Products the profile bought in the window (kept
   orders) are never proposed. The highest score wins (ties: smaller product id). With no
   candidate left, the first of the store's `BEST_SELLERS` best sellers (most buyers in the
   window, ties: smaller id) the profile has not bought; null when it bought them all.
@@ -42,7 +42,8 @@ def profile_attributes_table(purchases: ir.Table, params: CatalogParams) -> ir.T
     pairs = pairs.mutate(_k=ibis.row_number().over(group_by="item", order_by=[ibis.desc("customers"), "next_item"]))
     pairs = pairs.filter(pairs._k < params.top_n).cache()
     cand = last_items.join(pairs, last_items._item == pairs.item)
-    scored = cand.group_by(_cp=cand._lp, _cq=cand.next_item).aggregate(_score=cand.rate.sum())
+    # rounded so that equal sums added in another order still tie (then the smaller id wins)
+    scored = cand.group_by(_cp=cand._lp, _cq=cand.next_item).aggregate(_score=cand.rate.sum().round(9))
     scored = scored.anti_join(bought, [scored._cp == bought._bp, scored._cq == bought._bi])
     best = scored.mutate(_r=ibis.row_number().over(group_by="_cp", order_by=[ibis.desc("_score"), "_cq"]))
     best = best.filter(best._r == 0).select(_np="_cp", _nbp="_cq")
