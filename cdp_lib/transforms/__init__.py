@@ -61,7 +61,8 @@ def preview(ws, defs: list[TransformDefinition], sample: int = 10) -> list[Previ
         out.append(Preview(d, *(int(counts[k] or 0) for k in
                                 ("rows", "changed", "unchanged", "empty", "bad_dates")), shown))
         # Later transforms may read this one's output.
-        profiles = profiles.mutate(**{d.output: expressions.transformed(profiles, d)})
+        step = expressions.pipeline(profiles, d)
+        profiles = step.mutate(**{d.output: step._v}).drop("_v", "_pre", "_iso")
     return out
 
 

@@ -73,31 +73,31 @@ def _date_part(value: ir.StringValue, pattern: str, group: int, month_names: boo
     return text.try_cast("int64")
 
 
-def iso_date(value: ir.StringValue) -> ir.StringValue:
-    """`YYYY-MM-DD` from any of DATE_FORMATS; NULL when the text is no valid calendar date."""
-    ys, ms, ds = [], [], []
-    for _, pattern, (gy, gm, gd) in DATE_FORMATS:
+def iso_date_step(table: ir.Table, column: str = "_v") -> ir.Table:
+    """`column` rewritten as `YYYY-MM-DD` from any of DATE_FORMATS; NULL when it is no valid
+    calendar date. Two projections, so each value is referenced by column, not re-inlined."""
+    value = table[column]
+    parts = {"_y": [], "_m": [], "_d": []}
+    for _, pattern, groups in DATE_FORMATS:
         hit = value.re_search(pattern)
         names = _MONTH_RE in pattern
-        ys.append(ibis.ifelse(hit, _date_part(value, pattern, gy, False), ibis.null("int64")))
-        ms.append(ibis.ifelse(hit, _date_part(value, pattern, gm, names), ibis.null("int64")))
-        ds.append(ibis.ifelse(hit, _date_part(value, pattern, gd, False), ibis.null("int64")))
-    # The first format that matches decides (the patterns do not overlap).
-    first = ibis.cases(*((value.re_search(p), i) for i, (_, p, _) in enumerate(DATE_FORMATS)),
-                       else_=ibis.null("int64"))
-    y = first.cases(*((i, ys[i]) for i in range(len(DATE_FORMATS))), else_=ibis.null("int64"))
-    m = first.cases(*((i, ms[i]) for i in range(len(DATE_FORMATS))), else_=ibis.null("int64"))
-    d = first.cases(*((i, ds[i]) for i in range(len(DATE_FORMATS))), else_=ibis.null("int64"))
+        for (part, found), group in zip(parts.items(), groups):
+            found.append(ibis.ifelse(hit, _date_part(value, pattern, group, names and part == "_m"),
+                                     ibis.null("int64")))
+    # The formats do not overlap, so the first one that matches decides all three parts.
+    t = table.mutate(**{part: ibis.coalesce(*found) for part, found in parts.items()})
+    y, m, d = t._y, t._m, t._d
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     days = ibis.cases((m == 2, ibis.ifelse(leap, 29, 28)), (m.isin([4, 6, 9, 11]), 30), else_=31)
     valid = (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
     text = (y.cast("string").lpad(4, "0") + "-" + m.cast("string").lpad(2, "0") + "-"
             + d.cast("string").lpad(2, "0"))
-    return ibis.ifelse(valid.fill_null(False), text, ibis.null("string"))
+    return t.mutate(**{column: ibis.ifelse(valid.fill_null(False), text, ibis.null("string"))}).drop(
+        "_y", "_m", "_d")
 
 
 FORMATTERS = {"strip_quotes": strip_quotes, "strip_special": strip_special, "trim": trim,
-              "capitalize": capitalize, "iso_date": iso_date}
+              "capitalize": capitalize}
 
 
 def standardized(value: ir.StringValue, definition: TransformDefinition) -> ir.StringValue:
@@ -121,30 +121,33 @@ def source_value(table: ir.Table, definition: TransformDefinition) -> ir.StringV
     return table[definition.target].cast("string")
 
 
-def formatted(value: ir.StringValue, definition: TransformDefinition) -> ir.StringValue:
+def pipeline(table: ir.Table, definition: TransformDefinition) -> ir.Table:
+    """`table` plus `_v` (the `<target>_transformed` value: merge -> format -> standardise,
+    blank -> NULL), `_pre` and `_iso` (what iso_date was given and gave, for its warnings).
+
+    One projection per step: each step reads the previous step's column, so the SQL grows
+    linearly with the number of steps instead of inlining every step into the next."""
+    t = table.mutate(_v=source_value(table, definition))
     for op in definition.format:  # already in FORMAT_OPS order
-        value = FORMATTERS[op](value)
-    return value
-
-
-def transformed(table: ir.Table, definition: TransformDefinition) -> ir.StringValue:
-    """The `<target>_transformed` value: merge -> format -> standardise, blank -> NULL."""
-    return blank_to_null(standardized(formatted(source_value(table, definition), definition), definition))
+        if op == "iso_date":
+            t = t.mutate(_pre=t._v)
+            t = iso_date_step(t)
+            t = t.mutate(_iso=t._v)
+        else:
+            t = t.mutate(_v=FORMATTERS[op](t._v))
+    if "iso_date" not in definition.format:
+        t = t.mutate(_pre=ibis.null("string"), _iso=ibis.null("string"))
+    t = t.mutate(_v=standardized(t._v, definition))
+    return t.mutate(_v=blank_to_null(t._v))
 
 
 def preview_table(table: ir.Table, definition: TransformDefinition) -> ir.Table:
     """profile_id, before (the target as stored), after, status (changed/unchanged/empty),
     and `bad_date` (true when iso_date could not read a non-empty value)."""
-    before = table[definition.target].cast("string") if definition.target in table.columns else ibis.null("string")
-    after = transformed(table, definition)
-    status = ibis.cases((after.isnull(), "empty"), (before == after, "unchanged"), else_="changed")
-    if "iso_date" in definition.format:
-        steps = [op for op in definition.format if op != "iso_date"]
-        pre = source_value(table, definition)
-        for op in steps:
-            pre = FORMATTERS[op](pre)
-        bad_date = blank_to_null(pre).notnull() & iso_date(pre).isnull()
-    else:
-        bad_date = ibis.literal(False)
-    return table.select(profile_id=table.profile_id, before=before, after=after, status=status,
-                        bad_date=bad_date)
+    t = pipeline(table, definition)
+    before = t[definition.target].cast("string") if definition.target in table.columns else ibis.null("string")
+    t = t.select(profile_id=t.profile_id, before=before, after=t._v, _pre=t._pre, _iso=t._iso)
+    status = ibis.cases((t.after.isnull(), "empty"), (t.before == t.after, "unchanged"), else_="changed")
+    bad_date = (blank_to_null(t._pre).notnull() & t._iso.isnull()) if "iso_date" in definition.format \
+        else ibis.literal(False)
+    return t.select("profile_id", "before", "after", status=status, bad_date=bad_date)
