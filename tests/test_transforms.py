@@ -262,7 +262,7 @@ def _write_profiles(path, rows):
 def ws_with_profiles(tmp_path):
     ws = Workspace(tmp_path / "cdp.duckdb")
     f = _write_profiles(tmp_path / "p.csv", [
-        {"email": "a@x.com", "country": "USA", "first_name": "  anna ", "mobile": "555-1", "sms_phone": ""},
+        {"email": "a@x.com", "phone": "", "country": "USA", "first_name": "  anna ", "mobile": "555-1", "sms_phone": ""},
         {"email": "b@x.com", "country": "Canada", "first_name": "BOB", "mobile": "", "sms_phone": "555-2"},
         {"email": "c@x.com", "country": "united states", "first_name": "Cy", "mobile": "", "sms_phone": ""},
     ])
@@ -302,7 +302,7 @@ def test_apply_then_ingest_keeps_outputs_current(ws_with_profiles, tmp_path):
     untouched = ws.duckdb.execute("SELECT updated_at FROM profiles WHERE email = 'b@x.com'").fetchone()
     # A later ingest: one changed person and one new person get their outputs.
     f = _write_profiles(tmp_path / "q.csv", [
-        {"email": "a@x.com", "country": "Canada", "first_name": "anna", "mobile": "", "sms_phone": ""},
+        {"email": "a@x.com", "phone": "", "country": "Canada", "first_name": "anna", "mobile": "", "sms_phone": ""},
         {"email": "d@x.com", "country": "U.S.", "first_name": "dora", "mobile": "", "sms_phone": "777"},
     ])
     result = ingest_file(ws, "profiles", f)
