@@ -46,7 +46,8 @@ def _progress_bar(path: Path):
 @pass_context
 def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str, ...], as_json: bool,
            from_url: str | None, source_table: str | None, modified_column: str) -> None:
-    """Load CSV, Parquet or JSON Lines FILES into TABLE (profiles, events or catalog).
+    """Load CSV, Parquet or JSON Lines FILES into TABLE (profiles, events or catalog), or
+    import a database table with --from URL --table NAME (profiles or events).
 
     Each file is loaded atomically; its rows end up loaded, duplicate or quarantined
     (see 'cdp quarantine list'). Re-ingesting a file changes nothing.
@@ -86,6 +87,7 @@ def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str
 
 def _import(ctx, table, files, mapping, as_json, from_url, source_table, modified_column) -> None:
     """`--from URL --table NAME`: a warehouse import (cdp_lib.sync.importer)."""
+    from cdp_lib import ingest as ingest_lib
     from cdp_lib.errors import InputError
     from cdp_lib.sync.importer import import_table
 
