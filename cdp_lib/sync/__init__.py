@@ -197,3 +197,20 @@ def _fault(table: str, batch: int) -> None:
         Path(action[len("pause="):]).write_text(f"{table}:{batch}")
         time.sleep(600)
     raise RuntimeError(f"injected failure after batch {batch} of {table} ({FAULT_ENV})")
+
+
+def results_frame(results: list[TableSync]):
+    """One row per table of a run (table, sent, deleted, added_columns, seconds), for reports."""
+    import pandas as pd
+
+    return pd.DataFrame([{**r.as_dict(), "added_columns": ", ".join(r.added_columns)} for r in results],
+                        columns=["table", "sent", "deleted", "added_columns", "seconds"])
+
+
+def status_frame(ws):
+    """`status(ws)` as a DataFrame, for reports."""
+    import pandas as pd
+
+    from cdp_lib.sync import store
+
+    return pd.DataFrame(status(ws), columns=list(store.STATE))
