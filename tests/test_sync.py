@@ -239,9 +239,10 @@ def test_sync_to_lake_uses_the_lake_layout(tmp_path):
     lake = tmp_path / "lake"
     with Workspace(db) as ws:
         first = sync(ws, SyncParams(to=f"lake:{lake}"))
-        assert all(t.sent > 0 for t in first)
+        sizes = [ws.duckdb.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("profiles", "events")]
+        assert [t.sent for t in first] == sizes and all(t.partitions > 0 for t in first)
         again = sync(ws, SyncParams(to=f"lake:{lake}"))
-        assert [t.sent for t in again] == [0, 0]
+        assert [(t.sent, t.partitions) for t in again] == [(0, 0), (0, 0)]
     manifest = read_manifest(lake)
     for table in ("profiles", "events"):
         files = [str(lake / f) for p in manifest["tables"][table]["partitions"].values() for f in p["files"]]

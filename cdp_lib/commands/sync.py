@@ -36,8 +36,10 @@ def sync(click_ctx: click.Context, to: str | None, tables: str, batch_rows: int,
         if as_json:
             click.echo(json.dumps(t.as_dict()))
             continue
-        unit = "partitions" if params.kind == "lake" else "rows"
-        line = f"{t.table}: {t.sent:,} {unit} sent, {t.deleted:,} deleted ({t.seconds:.1f} s)"
+        line = f"{t.table}: {t.sent:,} rows sent, {t.deleted:,} deleted"
+        if params.kind == "lake":
+            line = f"{t.table}: {t.sent:,} rows sent in {t.partitions:,} rewritten partitions"
+        line += f" ({t.seconds:.1f} s)"
         if t.added_columns:
             line += f"; columns added: {', '.join(t.added_columns)}"
         click.echo(line)

@@ -70,11 +70,12 @@ class TableSync:
     table: str
     sent: int = 0  # rows inserted or replaced
     deleted: int = 0
+    partitions: int = 0  # lake targets: partitions rewritten
     added_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"table": self.table, "sent": self.sent, "deleted": self.deleted,
+        return {"table": self.table, "sent": self.sent, "deleted": self.deleted, "partitions": self.partitions,
                 "added_columns": self.added_columns, "seconds": self.seconds}
 
 
@@ -166,20 +167,24 @@ def _sync_lake(ws, params: SyncParams, target_id: str, names: list[str]) -> list
         for name in names:
             store.fail(db, target_id, name, message)
         raise SyncError(f"{message}; run 'cdp sync' again (the lake keeps its last complete state)") from exc
+    from cdp_lib.lake.layout import read_manifest
+
+    manifest = read_manifest(directory)
     out = []
     seconds = round(time.perf_counter() - started, 3)
     for name in names:
         t = result.tables[name]
-        rows = t.rows if t.written else 0  # rows in rewritten partitions are not known apart
-        store.add_sent(db, target_id, name, len(t.written))
+        parts = manifest["tables"][name]["partitions"]
+        # A changed partition is rewritten whole: its rows are what this run sent.
+        sent = sum(int(parts[k]["rows"]) for k in t.written if k in parts)
+        store.add_sent(db, target_id, name, sent)
         store.finish(db, target_id, name, now)
-        out.append(TableSync(name, sent=len(t.written), deleted=len(t.removed), seconds=seconds))
-        del rows
+        out.append(TableSync(name, sent=sent, partitions=len(t.written), seconds=seconds))
     return out
 
 
 def status(ws) -> list[dict]:
-    """Per target and table: watermark, rows sent (partitions for a lake), last run, last error."""
+    """Per target and table: watermark, rows sent, last run, last error."""
     from cdp_lib.sync import store
 
     keys = list(store.STATE)
@@ -204,7 +209,7 @@ def results_frame(results: list[TableSync]):
     import pandas as pd
 
     return pd.DataFrame([{**r.as_dict(), "added_columns": ", ".join(r.added_columns)} for r in results],
-                        columns=["table", "sent", "deleted", "added_columns", "seconds"])
+                        columns=["table", "sent", "deleted", "partitions", "added_columns", "seconds"])
 
 
 def status_frame(ws):
