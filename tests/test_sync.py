@@ -321,3 +321,11 @@ def test_import_needs_the_modified_column(tmp_path, pg_url):
             import_table(ws, "profiles", pg_url, "people")
         with pytest.raises(InputError, match="has no table 'nope'"):
             import_table(ws, "profiles", pg_url, "nope")
+
+
+def test_passwords_are_never_stored_or_shown():
+    from cdp_lib.sync.targets import redact
+
+    assert redact("postgresql://ann:s3cret@db:5432/cdp") == "postgresql://ann:***@db:5432/cdp"
+    assert redact("postgresql://ann@db:5432/cdp") == "postgresql://ann@db:5432/cdp"
+    assert redact("lake:data/lake") == "lake:data/lake"

@@ -368,3 +368,18 @@ def test_cli_preview_apply_and_errors(ws_with_profiles, tmp_path, capsys):
     assert main(["--db", db, "transform", "apply", "--transforms", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "x.yaml, line 3: format[0]: unknown format 'upper'" in err
+
+
+def test_apply_replaces_the_active_set_and_keeps_old_columns(ws_with_profiles, tmp_path):
+    ws = ws_with_profiles
+    transforms.apply(ws, transforms.load_dir("parameters/transforms"))
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "f.yaml").write_text("name: First\ntarget: first_name\nformat: [trim]\n")
+    transforms.apply(ws, transforms.load_dir(tmp_path / "only"))
+    assert [d.name for d in store.active(ws)] == ["First"]
+    f = _write_profiles(tmp_path / "r.csv", [{"email": "e@x.com", "phone": "", "country": "USA",
+                                              "first_name": " eve ", "mobile": "", "sms_phone": ""}])
+    ingest_file(ws, "profiles", f)
+    row = ws.duckdb.execute("SELECT first_name_transformed, country_transformed FROM profiles "
+                            "WHERE email = 'e@x.com'").fetchone()
+    assert row == ("eve", None)  # the country transform is no longer active; its column stays

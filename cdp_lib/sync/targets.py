@@ -129,15 +129,28 @@ class IbisTarget:
                 for s in statements:
                     cur.execute(s)
             return
-        raw = self.con.con  # DuckDB and other DB-API backends: one transaction by hand
-        raw.execute("BEGIN TRANSACTION")
+        raw = self.con.con
+        if self.con.name == "duckdb":  # its cursors are separate connections: BEGIN on this one
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                for s in statements:
+                    raw.execute(s)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return
+        # Other DB-API drivers (untested): one transaction through the connection.
+        cur = raw.cursor()
         try:
             for s in statements:
-                raw.execute(s)
+                cur.execute(s)
+            raw.commit()
         except BaseException:
-            raw.execute("ROLLBACK")
+            raw.rollback()
             raise
-        raw.execute("COMMIT")
+        finally:
+            cur.close()
 
     def _pg_replace(self, name: str, stage: str, rows, statements: list[str]) -> None:
         """PostgreSQL: COPY the rows into a temp table and apply `statements`, one transaction."""
