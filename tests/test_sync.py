@@ -82,6 +82,9 @@ def make_store(tmp_path: Path, people: int = 60, seed: int = 3) -> Path:
     db = tmp_path / "cdp.duckdb"
     profiles = [{"email": f"p{i}@x.com", "first_name": f"n{i}", "country": "US" if i % 3 else "USA",
                  "phone": f"+1617555{i:04d}" if i % 4 == 0 else ""} for i in range(people)]
+    # Text that CSV, COPY and SQL quoting must carry unchanged.
+    profiles[1]["first_name"] = 'O"Brien, "Jr"\nsecond line \\ é 😀'
+    profiles[2]["first_name"] = "  'quoted' ; DROP TABLE x; --"
     base = pd.Timestamp("2025-01-01", tz="UTC")
     events = []
     for i in range(people):
@@ -329,3 +332,22 @@ def test_passwords_are_never_stored_or_shown():
     assert redact("postgresql://ann:s3cret@db:5432/cdp") == "postgresql://ann:***@db:5432/cdp"
     assert redact("postgresql://ann@db:5432/cdp") == "postgresql://ann@db:5432/cdp"
     assert redact("lake:data/lake") == "lake:data/lake"
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_scheduled_notebook_syncs_to_a_lake(tmp_path):
+    """The `warehouse-sync` job's notebook with its shipped parameters file, target overridden."""
+    db = make_store(tmp_path, people=20)
+    lake = tmp_path / "lake"
+    args = ["--db", str(db), "run", "warehouse_sync", "-f", "parameters/sync.yaml",
+            "-p", "to", f"lake:{lake}", "--reports-dir", str(tmp_path / "reports")]
+    assert main(args) == 0
+    (run_dir,) = (tmp_path / "reports" / "warehouse_sync").iterdir()
+    sent = pd.read_csv(run_dir / "sync_run.csv")
+    with Workspace(db) as ws:
+        sizes = [ws.duckdb.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("profiles", "events")]
+    assert sent.table.tolist() == ["profiles", "events"] and sent.sent.tolist() == sizes
+    assert (lake / "_lake.json").exists()
+    jobs = {j["name"]: j for j in __import__("yaml").safe_load(open("parameters/schedule.yaml"))["jobs"]}
+    assert jobs["warehouse-sync"]["notebook"] == "notebooks/warehouse_sync.ipynb"

@@ -158,10 +158,10 @@ class IbisTarget:
         col_sql = ", ".join(self._q(c) for c in cols)
         with self.con.begin() as cur:
             cur.execute(f"CREATE TEMP TABLE {self._q(stage)} AS SELECT {col_sql} FROM {self._q(name)} LIMIT 0")
-            with cur.copy(f"COPY {self._q(stage)} ({col_sql}) FROM STDIN") as copy:
-                columns = [c.to_pylist() for c in rows.columns]
-                for row in zip(*columns):
-                    copy.write_row(row)
+            # CSV written by Arrow: every present value quoted, NULL as an unquoted empty field,
+            # which is how PostgreSQL's CSV COPY tells NULL from empty text.
+            with cur.copy(f"COPY {self._q(stage)} ({col_sql}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(_csv_bytes(rows))
             for s in statements:
                 cur.execute(s)
 
@@ -181,3 +181,14 @@ def ibis_schema(types: dict[str, str]) -> ibis.Schema:
             dtype = dt.Timestamp(timezone="UTC")
         out[col] = dtype
     return ibis.schema(out)
+
+
+def _csv_bytes(rows) -> bytes:
+    import io
+
+    import pyarrow.csv as pacsv
+
+    buf = io.BytesIO()
+    if rows.num_rows:
+        pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buf.getvalue()
