@@ -16,9 +16,12 @@ from cdp_lib.commands._base import Context, pass_context
               help="Comma-separated: profiles, events, segment_membership, rfm, clv.")
 @click.option("--batch-rows", default=50_000, show_default=True, type=click.IntRange(min=1),
               help="Rows per batch (each batch is committed to the target, then recorded).")
+@click.option("--full", is_flag=True,
+              help="Send every row again (after the target was emptied or edited by hand).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per table.")
 @click.pass_context
-def sync(click_ctx: click.Context, to: str | None, tables: str, batch_rows: int, as_json: bool) -> None:
+def sync(click_ctx: click.Context, to: str | None, tables: str, batch_rows: int, full: bool,
+         as_json: bool) -> None:
     """Send what changed since the last successful run: upsert profiles by profile_id, events by
     event_id (no duplicates), delete what the workspace no longer has, add new columns.
     An interrupted run resumes where it stopped. See docs/data-management.md."""
@@ -31,7 +34,7 @@ def sync(click_ctx: click.Context, to: str | None, tables: str, batch_rows: int,
         raise InputError("cdp sync needs --to URL (postgresql://user@host:5432/db or lake:DIR), "
                          "or the subcommand 'status'")
     ctx: Context = click_ctx.obj
-    params = SyncParams(to=to, tables=tables, batch_rows=batch_rows)
+    params = SyncParams(to=to, tables=tables, batch_rows=batch_rows, full=full)
     for t in run_sync(ctx.duckdb_workspace(), params):
         if as_json:
             click.echo(json.dumps(t.as_dict()))

@@ -43,6 +43,7 @@ class SyncParams:
     to: str
     tables: tuple[str, ...] = DEFAULT_TABLES
     batch_rows: int = BATCH_ROWS
+    full: bool = False  # forget what the target is known to hold and send every row again
 
     def __post_init__(self) -> None:
         from cdp_lib.sync.targets import check_url
@@ -98,13 +99,14 @@ def sync(ws, params: SyncParams) -> list[TableSync]:
 
     target = IbisTarget(params.to)
     try:
-        return [_sync_table(ws, target, target_id, TABLES[t][0], TABLES[t][1], params.batch_rows)
+        return [_sync_table(ws, target, target_id, TABLES[t][0], TABLES[t][1], params.batch_rows, params.full)
                 for t in params.tables]
     finally:
         target.close()
 
 
-def _sync_table(ws, target, target_id: str, table: str, key: list[str], batch_rows: int) -> TableSync:
+def _sync_table(ws, target, target_id: str, table: str, key: list[str], batch_rows: int,
+                full: bool = False) -> TableSync:
     from cdp_lib.sync import store
     from cdp_lib.sync.targets import ibis_schema
 
@@ -116,6 +118,8 @@ def _sync_table(ws, target, target_id: str, table: str, key: list[str], batch_ro
     try:
         types = store.columns(db, table)
         out.added_columns = target.ensure_table(table, ibis_schema(types), key)
+        if full:
+            store.forget(db, target_id, table)
         n_todo, n_gone = store.plan(db, target_id, table, key)
         for i, first in enumerate(range(0, n_todo, batch_rows), start=1):
             rows = store.batch(db, list(types), first, batch_rows)
@@ -157,7 +161,7 @@ def _sync_lake(ws, params: SyncParams, target_id: str, names: list[str]) -> list
     for name in names:
         store.start(db, target_id, name, now)
     try:
-        result = export_lake(ws, directory, tables=names)
+        result = export_lake(ws, directory, tables=names, incremental=not params.full)
     except CdpError as exc:
         for name in names:
             store.fail(db, target_id, name, str(exc))

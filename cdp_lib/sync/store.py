@@ -58,10 +58,14 @@ def has_table(db, table: str) -> bool:
 
 
 def fingerprint_sql(cols: list[str]) -> str:
-    """A 64-bit fingerprint of a row that ignores NULL columns, so adding a column (NULL for
-    existing rows) leaves existing rows' fingerprints as they were."""
-    parts = ", ".join(f"{_lit(c + '=')} || CAST({_ident(c)} AS VARCHAR)" for c in cols)
-    return f"hash(concat_ws(chr(30), {parts}))"
+    """A 64-bit fingerprint of a row: the XOR of one hash per non-NULL column (salted by the
+    column's name). NULL columns add nothing, so adding a column (NULL for existing rows) leaves
+    existing rows' fingerprints as they were."""
+    terms = [f"CASE WHEN {_ident(c)} IS NULL THEN 0::UBIGINT ELSE hash({_ident(c)}, {_lit(c)}) END" for c in cols]
+    out = terms[0]
+    for term in terms[1:]:
+        out = f"xor({out}, {term})"
+    return out
 
 
 def _lit(text: str) -> str:
@@ -135,6 +139,13 @@ def record_batch(db, target: str, table: str, key: list[str], start: int, size: 
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def forget(db, target: str, table: str) -> None:
+    """Empty the ledger of one target table: the next plan sends every row."""
+    ledger = ledger_name(table)
+    if has_table(db, ledger):
+        db.execute(f"DELETE FROM {_ident(ledger)} WHERE target = ?", [target])
 
 
 def record_gone(db, target: str, table: str, key: list[str]) -> None:
