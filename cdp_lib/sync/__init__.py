@@ -155,7 +155,9 @@ def _sync_lake(ws, params: SyncParams, target_id: str, names: list[str]) -> list
     from cdp_lib.sync import store
 
     db = ws.duckdb
-    directory = Path(params.to[len("lake:"):])
+    from cdp_lib.project import resolve_path
+
+    directory = resolve_path(params.to[len("lake:"):])  # relative to the project folder
     now = dt.datetime.now(dt.timezone.utc)
     started = time.perf_counter()
     for name in names:

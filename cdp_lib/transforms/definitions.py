@@ -135,7 +135,9 @@ def parse_definition(data: Any, source: Source | None = None) -> TransformDefini
 def load_dir(directory: str | Path = DEFAULT_DIR) -> list[TransformDefinition]:
     """Every `*.yaml`/`*.yml` of `directory`, in file-name order, checked together:
     names are unique and no two transforms write the same property."""
-    folder = Path(directory)
+    from cdp_lib.project import resolve_path
+
+    folder = resolve_path(directory)  # relative folders are taken from the project folder
     if not folder.is_dir():
         raise InputError(f"transforms folder {folder} does not exist; create it or pass --transforms DIR")
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
