@@ -23,15 +23,15 @@ def transform() -> None:
 @pass_context
 def transform_list(ctx: Context, directory: str) -> None:
     """The definitions in the folder, what they write, and which are active in the workspace."""
-    from pathlib import Path
-
     from cdp_lib import transforms
+    from cdp_lib.errors import WorkspaceError
     from cdp_lib.transforms import store
 
     defs = transforms.load_dir(directory)
-    active = {}
-    if Path(ctx.db).exists():
+    try:
         active = {d.name: d for d in store.active(ctx.workspace(read_only=True))}
+    except WorkspaceError:  # no workspace yet: nothing is active
+        active = {}
     if not defs and not active:
         click.echo(f"no transforms in {directory}")
     for d in defs:

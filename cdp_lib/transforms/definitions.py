@@ -141,7 +141,8 @@ def load_dir(directory: str | Path = DEFAULT_DIR) -> list[TransformDefinition]:
     if not folder.is_dir():
         raise InputError(f"transforms folder {folder} does not exist; create it or pass --transforms DIR")
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-    defs = [parse_yaml(p.read_text(encoding="utf-8"), str(p)) for p in files]
+    # Messages name each file as the folder was given (relative to the project folder).
+    defs = [parse_yaml(p.read_text(encoding="utf-8"), str(Path(directory) / p.name)) for p in files]
     by_name: dict[str, TransformDefinition] = {}
     by_target: dict[str, TransformDefinition] = {}
     for d in defs:
