@@ -1,16 +1,14 @@
 """Warehouse import: rows of a table in an Ibis backend become profiles or events.
 
 The rows modified since the last import (by a `modified_at`-like column and a stored watermark)
-are read through Ibis into a Parquet file and given to `cdp_lib.ingest.ingest_file`, so column
+are read through Ibis as an Arrow table and given to `cdp_lib.ingest.ingest_rows`, so column
 mapping, validation, identity resolution, quarantine and de-duplication are exactly those of
 file ingest. Rules in docs/data-management.md.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
 import ibis
@@ -47,7 +45,7 @@ def import_table(ws, table: str, url: str, source_table: str,
                  mapping: Mapping[str, str] | None = None) -> ImportResult:
     """Ingest the rows of `source_table` at `url` whose `modified_column` is at or after the
     stored watermark (all rows the first time); the watermark becomes their newest value."""
-    from cdp_lib.ingest import ingest_file, parse_mapping
+    from cdp_lib.ingest import ingest_rows, parse_mapping
     from cdp_lib.sync import store
     from cdp_lib.sync.targets import check_url, connect, redact
 
@@ -75,45 +73,20 @@ def import_table(ws, table: str, url: str, source_table: str,
         rows = src
         if before is not None:
             rows = src.filter(src[modified_column] >= ibis.literal(before).cast(src[modified_column].type()))
-        rows = rows.order_by(modified_column)
-        with tempfile.TemporaryDirectory(prefix="cdp-import-") as tmp:
-            path = Path(tmp) / f"{source_table}.parquet"
-            n, newest = _write_parquet(rows, path, modified_column)
-            result = ImportResult(source, source_table, table, n, before, before)
-            if n == 0:
-                return result
-            result.ingest = ingest_file(ws, table, path, mapping=explicit)
+        rows = rows.order_by(modified_column).to_pyarrow()
     finally:
         con.disconnect()
-    where = f"{source}#{source_table}"
-    db.execute("UPDATE ingests SET file = ? WHERE ingest_id = ?", [where, result.ingest.ingest_id])
-    db.execute("UPDATE quarantine SET file = ? WHERE ingest_id = ?", [where, result.ingest.ingest_id])
+    result = ImportResult(source, source_table, table, rows.num_rows, before, before)
+    if rows.num_rows == 0:
+        return result
+    import pyarrow.compute as pc
+
+    newest = pc.max(rows.column(modified_column)).as_py()
+    newest = None if newest is None else (newest.isoformat() if hasattr(newest, "isoformat") else str(newest))
+    # ingest's entry point for rows already read: the source is named in ingests and quarantine.
+    result.ingest = ingest_rows(ws, table, rows, source=f"{source}#{source_table}", mapping=explicit)
     result.watermark_after = newest
-    store.save_import(db, source, source_table, table, modified_column, newest, n, result.ingest.ingest_id)
+    store.save_import(db, source, source_table, table, modified_column, newest, rows.num_rows,
+                      result.ingest.ingest_id)
     return result
 
-
-def _write_parquet(rows, path: Path, modified_column: str) -> tuple[int, str | None]:
-    """Stream `rows` into one Parquet file; returns the row count and the newest modified value."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    writer = None
-    n, newest = 0, None
-    try:
-        for batch in rows.to_pyarrow_batches(chunk_size=100_000):
-            if batch.num_rows == 0:
-                continue
-            if writer is None:
-                writer = pq.ParquetWriter(path, batch.schema)
-            writer.write_batch(batch)
-            n += batch.num_rows
-            top = pc.max(batch.column(modified_column)).as_py()
-            if top is not None and (newest is None or top > newest):
-                newest = top
-    finally:
-        if writer is not None:
-            writer.close()
-    if newest is None:
-        return n, None
-    return n, newest.isoformat() if hasattr(newest, "isoformat") else str(newest)
