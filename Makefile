@@ -7,7 +7,7 @@ DEMO_PROFILES ?= 100000
 DEMO_SEED ?= 42
 DEMO_DIR := data/demo
 
-.PHONY: install demo test test-fast browser lab clean
+.PHONY: install demo test test-fast browser postgres lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and not root: browser tests will report why they cannot run"; fi; }
 
-test: install browser
+# Sync and import tests start a real PostgreSQL server from Debian's postgresql package.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql missing and not root: the postgres tests will report why they cannot run"; fi; }
+
+test: install browser postgres
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not browser and not spark and not notebook"
+	$(BIN)/python -m pytest -m "not slow and not browser and not spark and not notebook and not postgres"
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

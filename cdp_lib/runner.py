@@ -349,13 +349,17 @@ def validate_parameters(
 def absolutise_paths(values: dict, declared: list[Parameter], base: Path) -> dict:
     """Make path-like string parameters absolute, because the notebook runs inside its run folder.
 
-    `db` always (it names the workspace even before it exists); any other string parameter only
-    when it names a file or folder that exists relative to `base` (e.g. a segment YAML file).
+    `db` always (it names the workspace even before it exists), and `lake:DIR` values (sync
+    targets); any other string parameter only when it names a file or folder that exists
+    relative to `base` (e.g. a segment YAML file).
     Parameters left at their default are included when they qualify.
     """
     out = dict(values)
     for param in declared:
         value = out.get(param.name, param.default)
+        if isinstance(value, str) and value.startswith("lake:") and not Path(value[5:]).is_absolute():
+            out[param.name] = "lake:" + str((base / value[5:]).resolve())  # a sync target folder
+            continue
         if not isinstance(value, str) or not value or Path(value).is_absolute() or value in {".", ".."}:
             continue
         if param.name == "db":  # the workspace: from the project folder holding `base`

@@ -31,21 +31,34 @@ def _progress_bar(path: Path):
 
 @click.command()
 @click.argument("table", type=click.Choice(INPUT_TABLES))
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--map", "mapping", multiple=True, metavar="SOURCE=CANONICAL",
     help="Name the canonical column a source column holds, e.g. --map 'E-Mail=email' (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary line per file.")
+@click.option("--from", "from_url", metavar="URL", default=None,
+              help="Import from a database table instead of files: postgresql://user@host:5432/db.")
+@click.option("--table", "source_table", metavar="NAME", default=None, help="The table to import (with --from).")
+@click.option("--modified-column", default="modified_at", show_default=True,
+              help="With --from: the column telling when a row changed; only rows at or after the "
+                   "last import's newest value are read.")
 @pass_context
-def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str, ...], as_json: bool) -> None:
-    """Load CSV, Parquet or JSON Lines FILES into TABLE (profiles, events or catalog).
+def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str, ...], as_json: bool,
+           from_url: str | None, source_table: str | None, modified_column: str) -> None:
+    """Load CSV, Parquet or JSON Lines FILES into TABLE (profiles, events or catalog), or
+    import a database table with --from URL --table NAME (profiles or events).
 
     Each file is loaded atomically; its rows end up loaded, duplicate or quarantined
     (see 'cdp quarantine list'). Re-ingesting a file changes nothing.
     """
     from cdp_lib import ingest as ingest_lib
 
+    if from_url is not None or source_table is not None:
+        _import(ctx, table, files, mapping, as_json, from_url, source_table, modified_column)
+        return
+    if not files:
+        raise click.UsageError("give one or more FILES, or --from URL --table NAME")
     # Check every file and the mapping before touching the workspace.
     for path in files:
         ingest_lib.detect_format(path)
@@ -70,6 +83,30 @@ def ingest(ctx: Context, table: str, files: tuple[Path, ...], mapping: tuple[str
         click.echo(line + f" ({result.seconds:.1f} s)")
         if result.quarantined:
             click.echo(f"  see why: cdp quarantine list --ingest {result.ingest_id}")
+
+
+def _import(ctx, table, files, mapping, as_json, from_url, source_table, modified_column) -> None:
+    """`--from URL --table NAME`: a warehouse import (cdp_lib.sync.importer)."""
+    from cdp_lib import ingest as ingest_lib
+    from cdp_lib.errors import InputError
+    from cdp_lib.sync.importer import import_table
+
+    if files or not from_url or not source_table:
+        raise InputError("a warehouse import takes --from URL and --table NAME and no files")
+    r = import_table(ctx.workspace(), table, from_url, source_table, modified_column=modified_column,
+                     mapping=ingest_lib.parse_mapping(mapping))
+    if as_json:
+        click.echo(json.dumps(r.as_dict(), default=str))
+        return
+    if r.ingest is None:
+        click.echo(f"{r.source}#{r.source_table}: nothing modified since {r.watermark_before}")
+        return
+    i = r.ingest
+    click.echo(f"{r.source}#{r.source_table}: {i.rows:,} rows -> {i.loaded:,} loaded, {i.duplicates:,} "
+               f"duplicates, {i.quarantined:,} quarantined; {i.new_profiles:,} new profiles, "
+               f"{i.merges:,} merges; watermark {r.watermark_after}")
+    if i.quarantined:
+        click.echo(f"  see why: cdp quarantine list --ingest {i.ingest_id}")
 
 
 @click.group()

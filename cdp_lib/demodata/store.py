@@ -96,6 +96,7 @@ PROFILE_SCHEMA = pa.schema([
     ("latitude", pa.float64()), ("longitude", pa.float64()), ("timezone", pa.string()),
     ("created_at", pa.timestamp("us", tz="UTC")), ("email_consent", pa.string()),
     ("sms_consent", pa.string()), ("signup_source", pa.string()), ("loyalty_tier", pa.string()),
+    ("mobile", pa.string()), ("sms_phone", pa.string()),
 ])
 TRUTH_SCHEMA = pa.schema([
     ("person", pa.int64()), ("external_id", pa.string()), ("email", pa.string()),
@@ -736,6 +737,11 @@ def _chunk(seed: int, chunk_no: int, first: int, n: int, calendar: _Calendar, ca
     tier = np.where(is_buyer, rng.choice(3, size=n, p=[0.6, 0.3, 0.1]), 0)
     signup_sources = pa.array(["web", "popup", "checkout", "pos"])
     signup = rng.choice(4, size=n, p=[0.5, 0.25, 0.15, 0.1])
+    # Extra numbers some shops keep (inputs of the shipped phone merge transform); their own
+    # random stream, so every other column is the same as before they were added.
+    extra = np.random.default_rng([seed, 13, chunk_no])
+    has_mobile = extra.random(n) < 0.25
+    has_sms_phone = extra.random(n) < 0.15
     main = pa.table({
         "external_id": external_id,
         "email": pc.take(email_variants, idx + p_email_var * n),
@@ -750,6 +756,8 @@ def _chunk(seed: int, chunk_no: int, first: int, n: int, calendar: _Calendar, ca
         "sms_consent": pc.if_else(pa.array(dual), pa.nulls(n, pa.string()), sms_consent),
         "signup_source": pc.take(signup_sources, signup),
         "loyalty_tier": pc.take(tiers, tier),
+        "mobile": take(phone_variants, idx + n, has_mobile),
+        "sms_phone": take(phone_variants, idx + 2 * n, has_sms_phone),
     }, schema=PROFILE_SCHEMA)
     d = np.flatnonzero(dual)
     shop = pa.table({
@@ -765,6 +773,8 @@ def _chunk(seed: int, chunk_no: int, first: int, n: int, calendar: _Calendar, ca
         "sms_consent": pa.array(["subscribed"] * d.size, pa.string()),
         "signup_source": pa.array(["pos"] * d.size, pa.string()),
         "loyalty_tier": pa.array(["none"] * d.size, pa.string()),
+        "mobile": pa.nulls(d.size, pa.string()),
+        "sms_phone": pa.nulls(d.size, pa.string()),
     }, schema=PROFILE_SCHEMA)
     profiles = pa.concat_tables([main, shop])
 

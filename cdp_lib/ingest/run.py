@@ -143,6 +143,10 @@ def _ingest(ws, table, source, explicit, progress) -> IngestResult:
         with ws.transaction():
             db.execute("SET TimeZone = 'UTC'")
             counts = ctx.run(source.fmt, explicit)
+            if table == "profiles":  # keep transformed properties current (cdp_lib.transforms)
+                from cdp_lib.transforms.store import apply_active
+
+                apply_active(ws, ingest_id, now)
             db.execute(
                 "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [ingest_id, table, str(path), source.sha256, counts["rows"],
