@@ -333,14 +333,22 @@ ISSUE_9_STEPS = ["Viewed Product", "Added to Cart", "Started Checkout", "Placed 
 
 
 def issue_9_events() -> pd.DataFrame:
-    return pd.DataFrame([{"event_id": f"e{i}", "profile_id": "p", "metric": m, "timestamp": ts}
-                         for i, (m, ts) in enumerate(ISSUE_9_LOG)])
+    """The issue's log for person p, among 200 people who only opened emails (not funnel steps).
+
+    The crowd matters: with it the old engine's chained as-of joins (DuckDB) matched the missing
+    checkout of p's chain to p's earlier order, and counted p at step 3 without a time to step 3.
+    """
+    own = [{"event_id": f"e{i}", "profile_id": "p", "metric": m, "timestamp": ts} for i, (m, ts) in enumerate(ISSUE_9_LOG)]
+    crowd = [{"event_id": f"x{i}_{j}", "profile_id": f"q{i:03d}", "metric": "Opened Email",
+              "timestamp": pd.Timestamp("2024-01-01T00:00Z") + pd.Timedelta(hours=7 * i + j)}
+             for i in range(200) for j in range(3)]
+    return pd.DataFrame(own + crowd)
 
 
 def test_issue_9_log_reaches_step_two_only_with_its_time():
     ws = workspace_from_frames(events=issue_9_events())
     params = funnel_params(ISSUE_9_STEPS, window="7d", from_date="2024-03-01", to_date="2024-03-10")
-    row = funnel_people_table(ws, params, metrics={}).execute().iloc[0]
+    row = funnel_people_table(ws, params, metrics={}).execute().set_index("profile_id").loc["p"]
     # the only checkout (03-05 04:30) is before the first cart after a view (03-06 21:00)
     assert row.furthest_step == 2
     assert row.seconds_to_step_2 == (pd.Timestamp("2024-03-06T21:00Z") - pd.Timestamp("2024-03-02T15:30Z")).total_seconds()
