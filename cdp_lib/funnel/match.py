@@ -1,7 +1,7 @@
 """Greedy funnel matching as window functions, equality joins and aggregations.
 
 Every step looks up "the earliest event of step k at or after time t" for many (person, t) pairs
-at once. That lookup is `next_time`: the query times and the step's event times are stacked in
+at once. That lookup is `with_next`: the query times and the step's event times are stacked in
 one table and a running minimum over each person's rows in descending time order gives, on each
 query row, the earliest step time not before it. No as-of join (Spark has none, and DuckDB's
 matched a missing previous step to an unrelated event), no DuckDB-only function, no per-entry
@@ -23,29 +23,27 @@ def step_times(sel: ir.Table) -> ir.Table:
     return sel.select(_p=sel.profile_id, _t=sel.timestamp).distinct()
 
 
-def next_time(queries: ir.Table, targets: ir.Table, strict: bool = False) -> ir.Table:
-    """Per distinct (`_p`, `_q`) of `queries`: `_next`, the person's earliest `_t` of `targets` at
-    or after `_q` (strictly after when `strict`), null when there is none.
+def with_next(table: ir.Table, person: str, at: str, targets: ir.Table, name: str, strict: bool = False) -> ir.Table:
+    """`table` plus column `name`: the earliest `_t` of `targets` with `_p` = table[person] at or
+    after table[at] (strictly after when `strict`); null when there is none or table[at] is null.
 
-    The union is ordered per person by time descending; at equal times the target rows come
-    first (at or after) or last (strictly after), so a running minimum up to the current row sees
-    exactly the targets the query may take. Rows are unique within each kind, so the order is total.
+    The table's rows and the targets are stacked and ordered per person by time descending; at
+    equal times the target rows come first (at or after) or last (strictly after), so a running
+    minimum of the target times up to each row of the table sees exactly the targets it may take.
+    The table's own columns ride along (null on target rows), so no join back is needed.
     """
-    q = queries.filter(queries._q.notnull()).select("_p", "_q").distinct()
     kind_q, kind_t = (1, 0) if strict else (0, 1)
-    stacked = q.select(_p=q._p, _k=q._q, _f=ibis.literal(kind_q, "int8"), _v=ibis.null(targets._t.type())).union(
-        targets.select(_p=targets._p, _k=targets._t, _f=ibis.literal(kind_t, "int8"), _v=targets._t)
-    )
-    w = ibis.window(group_by=stacked._p, order_by=[ibis.desc(stacked._k), ibis.desc(stacked._f)], rows=(None, 0))
-    stacked = stacked.mutate(_next=stacked._v.min().over(w))
-    out = stacked.filter(stacked._f == kind_q)
-    return out.select(_p=out._p, _q=out._k, _next=out._next)
-
-
-def _lookup(table: ir.Table, person: str, at: str, nxt: ir.Table, name: str) -> ir.Table:
-    """`table` with column `name` = `nxt._next` looked up at (table[person], table[at])."""
-    joined = table.left_join(nxt, (table[person] == nxt._p) & (table[at] == nxt._q))
-    return joined.select(*table.columns, **{name: nxt._next})
+    cols = table.columns
+    rows = table.select(*cols, _wp=table[person], _wk=table[at], _wf=ibis.literal(kind_q, "int8"),
+                        _wv=ibis.null(targets._t.type()))
+    marks = targets.select(**{c: ibis.null(table[c].type()) for c in cols}, _wp=targets._p, _wk=targets._t,
+                           _wf=ibis.literal(kind_t, "int8"), _wv=targets._t)
+    stacked = rows.union(marks)
+    w = ibis.window(group_by=stacked._wp, order_by=[ibis.desc(stacked._wk), ibis.desc(stacked._wf)], rows=(None, 0))
+    stacked = stacked.mutate(_wn=stacked._wv.min().over(w))
+    out = stacked.filter(stacked._wf == kind_q)
+    found = ibis.ifelse(out._wk.isnull(), ibis.null(out._wn.type()), out._wn)
+    return out.select(*cols, **{name: found})
 
 
 def match_shared_chains(entries: ir.Table, selections: Sequence[ir.Table], span) -> ir.Table:
@@ -65,13 +63,10 @@ def match_shared_chains(entries: ir.Table, selections: Sequence[ir.Table], span)
     times = {k: step_times(selections[k - 1]) for k in range(2, n + 1)}
     chain = times[2].select(_cp=times[2]._p, _c_2=times[2]._t)
     for k in range(3, n + 1):
-        prev = chain[f"_c_{k - 1}"]
-        nxt = next_time(chain.select(_p=chain._cp, _q=prev), times[k])
-        chain = _lookup(chain, "_cp", f"_c_{k - 1}", nxt, f"_c_{k}")
+        chain = with_next(chain, "_cp", f"_c_{k - 1}", times[k], f"_c_{k}")
     chain = chain.mutate(**{f"_lo_{k}": chain[f"_c_{k}"] - span for k in range(2, n + 1)})
 
-    first = next_time(entries.select(_p=entries.profile_id, _q=entries.t0), times[2])
-    wide = _lookup(entries, "profile_id", "t0", first, "_e2")
+    wide = with_next(entries, "profile_id", "t0", times[2], "_e2")
     wide = wide.left_join(chain, (wide.profile_id == chain._cp) & (wide._e2 == chain._c_2))
     cols, ok = {}, ibis.literal(True)
     for k in range(2, n + 1):
@@ -100,9 +95,7 @@ def match_per_entry(entries: ir.Table, selections: Sequence[ir.Table], overlaps:
         sel = selections[k - 1]
         first_ids = sel.group_by(_p=sel.profile_id, _t=sel.timestamp).aggregate(_e=sel.event_id.min())
         prev = f"_ts_{k - 1}"
-        nxt = next_time(wide.select(_p=wide.profile_id, _q=wide[prev]), first_ids.select("_p", "_t"),
-                        strict=bool(overlaps.get(k)))
-        step = _lookup(wide, "profile_id", prev, nxt, "_n")
+        step = with_next(wide, "profile_id", prev, first_ids.select("_p", "_t"), "_n", strict=bool(overlaps.get(k)))
         ids = step.left_join(first_ids, (step.profile_id == first_ids._p) & (step._n == first_ids._t))
         step = ids.select(*step.columns, _ne=first_ids._e)
         t, e = step._n, step._ne
@@ -133,7 +126,6 @@ def apply_exclusion(wide: ir.Table, x_times: ir.Table, after_step: int, before_s
     Only the first exclusion time after the `after_step` match matters, so it is one lookup.
     """
     after, before = f"_ts_{after_step}", f"_ts_{before_step}"
-    nxt = next_time(wide.select(_p=wide.profile_id, _q=wide[after]), x_times, strict=True)
-    j = _lookup(wide, "profile_id", after, nxt, "_x")
+    j = with_next(wide, "profile_id", after, x_times, "_x", strict=True)
     lost = j._x.notnull() & ibis.ifelse(j[before].isnull(), j._x <= j.deadline, j._x < j[before])
     return j.filter(~lost.fill_null(False)).drop("_x")
