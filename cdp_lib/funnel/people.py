@@ -101,9 +101,8 @@ def _may_overlap(a: FunnelStep, b: FunnelStep, metrics) -> bool:
     return bool(_raw_names(a.metric, metrics) & _raw_names(b.metric, metrics))
 
 
-def _entries(ws: Workspace, params: FunnelParams, first: ir.Table) -> ir.Table:
+def _entries(ws: Workspace, params: FunnelParams, first: ir.Table, start: dt.date, end: dt.date) -> ir.Table:
     """Step-1 events inside [from, to] (whole UTC days), with the breakdown value `_bd`."""
-    start, end = _resolve_dates(params, first)
     in_range = (first.timestamp >= _day_start(start)) & (first.timestamp < _day_start(end + dt.timedelta(days=1)))
     first = first.filter(in_range)
     if params.breakdown:
@@ -131,8 +130,17 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, share
     metrics = load_metrics() if metrics is None else metrics
     n = len(params.steps)
     selections = [_selection(ws, s.metric, s.where, metrics) for s in params.steps]
-    entries = _entries(ws, params, selections[0])
+    start, end = _resolve_dates(params, selections[0])
+    entries = _entries(ws, params, selections[0], start, end)
     span = ibis.interval(seconds=params.window_seconds)
+    # Every match and every exclusion event that matters lies in [from, end of `to` + window]:
+    # leaving the rest out is exact and keeps the lookups small for short ranges.
+    lo, hi = _day_start(start), _day_start(end + dt.timedelta(days=1)) + span
+
+    def reachable(sel: ir.Table) -> ir.Table:
+        return sel.filter((sel.timestamp >= lo) & (sel.timestamp <= hi))
+
+    selections = [selections[0], *[reachable(sel) for sel in selections[1:]]]
 
     overlaps = {
         k: [j for j in range(1, k) if _may_overlap(params.steps[j - 1], params.steps[k - 1], metrics)]
@@ -147,7 +155,7 @@ def funnel_people_table(ws: Workspace, params: FunnelParams, metrics=None, share
         wide = match_per_entry(entries.mutate(deadline=entries.t0 + span), selections, overlaps)
     wide = wide.mutate(_ts_1=wide.t0)
     for ex in params.exclusions:
-        x_times = step_times(_selection(ws, ex.metric, ex.where, metrics))
+        x_times = step_times(reachable(_selection(ws, ex.metric, ex.where, metrics)))
         wide = apply_exclusion(wide, x_times, ex.after_step, ex.before_step)
 
     # furthest step: the length of the run of matched steps (matches are consecutive by
