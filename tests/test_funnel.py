@@ -313,3 +313,60 @@ def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
     assert list(report.metric) == ["Viewed Product", "Added to Cart", "Placed Order"]
     assert report.profiles.iloc[0] > report.profiles.iloc[2] > 0
     assert (tmp_path / "funnel.png").exists() and (tmp_path / "time_to_convert.png").exists()
+
+
+# -- issue 9: a later step matched before the previous step -------------------------------
+
+ISSUE_9_LOG = [
+    ("Added to Cart", "2024-02-27T14:00:00Z"),
+    ("Added to Cart", "2024-03-02T07:00:00Z"),
+    ("Viewed Product", "2024-03-02T15:30:00Z"),
+    ("Opened Email", "2024-03-02T20:00:00Z"),
+    ("Viewed Product", "2024-03-04T15:00:00Z"),
+    ("Placed Order", "2024-03-05T01:00:00Z"),
+    ("Started Checkout", "2024-03-05T04:30:00Z"),
+    ("Added to Cart", "2024-03-06T21:00:00Z"),
+    ("Opened Email", "2024-03-06T22:30:00Z"),
+    ("Added to Cart", "2024-03-07T00:00:00Z"),
+]
+ISSUE_9_STEPS = ["Viewed Product", "Added to Cart", "Started Checkout", "Placed Order"]
+
+
+def issue_9_events() -> pd.DataFrame:
+    """The issue's log for person p, among 200 people who only opened emails (not funnel steps).
+
+    The crowd matters: with it the old engine's chained as-of joins (DuckDB) matched the missing
+    checkout of p's chain to p's earlier order, and counted p at step 3 without a time to step 3.
+    """
+    own = [{"event_id": f"e{i}", "profile_id": "p", "metric": m, "timestamp": ts} for i, (m, ts) in enumerate(ISSUE_9_LOG)]
+    crowd = [{"event_id": f"x{i}_{j}", "profile_id": f"q{i:03d}", "metric": "Opened Email",
+              "timestamp": pd.Timestamp("2024-01-01T00:00Z") + pd.Timedelta(hours=7 * i + j)}
+             for i in range(200) for j in range(3)]
+    return pd.DataFrame(own + crowd)
+
+
+def test_issue_9_log_reaches_step_two_only_with_its_time():
+    ws = workspace_from_frames(events=issue_9_events())
+    params = funnel_params(ISSUE_9_STEPS, window="7d", from_date="2024-03-01", to_date="2024-03-10")
+    row = funnel_people_table(ws, params, metrics={}).execute().set_index("profile_id").loc["p"]
+    # the only checkout (03-05 04:30) is before the first cart after a view (03-06 21:00)
+    assert row.furthest_step == 2
+    assert row.seconds_to_step_2 == (pd.Timestamp("2024-03-06T21:00Z") - pd.Timestamp("2024-03-02T15:30Z")).total_seconds()
+    assert pd.isna(row.seconds_to_step_3) and pd.isna(row.seconds_to_step_4)
+    assert list(funnel_frame(ws, params, metrics={}).profiles) == [1, 1, 0, 0]
+
+
+def test_issue_9_log_through_the_cli(tmp_path):
+    from cdp_lib.cli import main
+
+    db = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(db), events=issue_9_events()).close()
+    out = tmp_path / "funnel.csv"
+    args = ["--db", str(db), "funnel", "--window", "7d", "--from", "2024-03-01", "--to", "2024-03-10", "--out", str(out)]
+    for step in ISSUE_9_STEPS:
+        args += ["--step", step]
+    assert main(args) == 0
+    df = pd.read_csv(out)
+    assert list(df.profiles) == [1, 1, 0, 0]
+    assert df.median_seconds_to_step.iloc[1] == 365400.0  # 4 days 5.5 hours
+    assert df.median_seconds_to_step.iloc[2:].isna().all()
