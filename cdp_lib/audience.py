@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cdp_lib.dates import parse_date
+from cdp_lib.dates import as_of_day, parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.filters import parse_duration
 from cdp_lib.metrics import events_for, load_metrics
@@ -84,7 +84,7 @@ def period_bounds(period: str, as_of: Any = None, start: Any = None, end: Any = 
             raise InputError(f"custom period {first}..{last} is {(last - first).days + 1} days; at most one year "
                              f"({MAX_CUSTOM_DAYS} days) is allowed")
         return first, last
-    day = parse_date(as_of, "as_of") or dt.datetime.now(dt.timezone.utc).date()
+    day = as_of_day(parse_date(as_of, "as_of"))
     if period == "last_7_days":
         return day - dt.timedelta(days=6), day
     if period == "last_30_days":

@@ -1,4 +1,11 @@
-"""Dates given by people (YAML, CLI flags, notebook parameters), read one way everywhere."""
+"""Dates given by people (YAML, CLI flags, notebook parameters), read one way everywhere, and
+the one as-of rule every analysis uses.
+
+The as-of rule: an as-of date means the **end of that day, UTC** (23:59:59.999999); no date
+means today (UTC). Segments, samples, exports, lookups, the segment builder, RFM, CLV, KPI and
+audience performance all take their "now" from `as_of_day` / `as_of_end`, so the same audience
+gives the same count whichever path computes it.
+"""
 
 from __future__ import annotations
 
@@ -20,3 +27,26 @@ def parse_date(value: Any, where: str) -> dt.date | None:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise InputError(f"{where}: {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def today() -> dt.date:
+    """Today's date in UTC (never the machine's local date)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def as_of_end(as_of: Any = None):
+    """The as-of moment (a UTC `pandas.Timestamp`): the end of the as-of date, today when none.
+
+    A timestamp with a time zone is first converted to UTC; its day is the as-of date.
+    """
+    import pandas as pd  # not at module top: command modules import this one
+
+    day = pd.Timestamp(today() if as_of is None else as_of)
+    if day.tzinfo is not None:
+        day = day.tz_convert("UTC").tz_localize(None)
+    return (day.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).tz_localize("UTC")
+
+
+def as_of_day(as_of: Any = None) -> dt.date:
+    """The as-of date itself (today, UTC, when none is given)."""
+    return as_of_end(as_of).date()

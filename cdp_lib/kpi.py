@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib import schema
+from cdp_lib.dates import today
 from cdp_lib.errors import InputError
 from cdp_lib.filters import parse_duration, validate_filter, where_expr
 from cdp_lib.workspace import Workspace
@@ -163,7 +164,7 @@ class Period:
 def latest_event_day(ws: Workspace) -> dt.date:
     """The UTC day of the newest event (today when there are no events)."""
     last = ws.events.timestamp.max().execute()
-    return dt.date.today() if last is None or pd.isna(last) else pd.Timestamp(last).date()
+    return today() if last is None or pd.isna(last) else pd.Timestamp(last).date()
 
 
 def kpi_period(ws: Workspace, start: Any = None, end: Any = None, default_days: int = 30) -> Period:

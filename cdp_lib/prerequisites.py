@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
+from cdp_lib.dates import as_of_end  # noqa: F401  (re-exported: the one as-of rule)
 from cdp_lib.errors import DataError
 
 MIN_CUSTOMERS = 500
@@ -37,16 +38,6 @@ class PrerequisiteReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def as_of_end(as_of: dt.date | str | None) -> pd.Timestamp:
-    """The as-of moment: the end of the as-of date (UTC), or now when no date is given."""
-    if as_of is None:
-        return pd.Timestamp.now(tz="UTC")
-    day = pd.Timestamp(as_of)
-    if day.tzinfo is not None:
-        day = day.tz_convert("UTC").tz_localize(None)
-    return (day.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).tz_localize("UTC")
 
 
 def customer_activity_table(orders: ibis.Table, as_of: dt.date | str | None) -> ibis.Table:

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from cdp_lib import schema
+from cdp_lib.dates import as_of_day
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.metrics import events_for
 from cdp_lib.prerequisites import (
@@ -246,7 +247,7 @@ class RfmParams:
     @property
     def as_of_date(self) -> dt.date:
         """The as-of date, today (UTC) when none was given."""
-        return self.as_of or pd.Timestamp.now(tz="UTC").date()
+        return self.as_of or as_of_day(None)
 
 
 @dataclass(frozen=True)

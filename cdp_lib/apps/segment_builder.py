@@ -9,7 +9,8 @@ import ipywidgets as widgets
 
 from cdp_lib.apps.base import App, table_html
 from cdp_lib.errors import InputError
-from cdp_lib.segments import count_members, members_table, save_definition
+from cdp_lib.dates import as_of_day, parse_date
+from cdp_lib.segments import members_table, save_definition
 from cdp_lib.segments.library import default_folder
 from cdp_lib.workspace import Workspace
 
@@ -102,10 +103,14 @@ class SegmentBuilderApp(App):
 
     title = "Segment builder"
 
-    def __init__(self, db=None, workspace=None, folder: str | None = None):
+    def __init__(self, db=None, workspace=None, folder: str | None = None, as_of=None):
         """`folder` defaults to `parameters/segments/` of the project folder (`$CDP_PROJECT_DIR`,
-        set by `cdp app`, else the project holding the current folder; see `cdp_lib.project`)."""
+        set by `cdp app`, else the project holding the current folder; see `cdp_lib.project`).
+        Members are counted as of the end of `as_of` (default today, UTC), the rule of `cdp
+        segment run` and every other analysis."""
         super().__init__(db, workspace)
+        self.as_of_date = parse_date(as_of, "as_of")  # None: today, read at each render
+        self.as_of = as_of_day(self.as_of_date)
         self.folder = folder or default_folder()
         ws = self.ws
         metrics = sorted(ws.events.select("metric").distinct().execute()["metric"].dropna().tolist())
@@ -147,13 +152,14 @@ class SegmentBuilderApp(App):
         self.saved_html.value = ""
         d = self.definition()
         self.yaml_html.value = f"<pre style='font-size:12px'>{html.escape(yaml.safe_dump(d, sort_keys=False))}</pre>"
-        members = members_table(ws, d)
-        self.members = count_members(ws, d)
+        self.as_of = as_of_day(self.as_of_date)
+        members = members_table(ws, d, self.as_of)
+        self.members = int(members.count().execute())
         p = ws.profiles
         fields = [f for f in SAMPLE_FIELDS if f in p.columns]
         sample = p.semi_join(members, "profile_id").select(*fields).order_by("profile_id").limit(SAMPLE_SIZE)
         self.sample = sample.execute()
-        self.count_html.value = f"<div class='cdp-cards'><div class='cdp-card'><div class='cdp-label'>Members now</div>" \
+        self.count_html.value = f"<div class='cdp-cards'><div class='cdp-card'><div class='cdp-label'>Members as of {self.as_of:%Y-%m-%d}</div>" \
                                 f"<div class='cdp-value cdp-members'>{self.members:,}</div></div></div>"
         self.sample_html.value = "<h4>Sample of members</h4>" + table_html(self.sample)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import time
 
@@ -52,7 +51,7 @@ def demo_data(profiles: int, seed: int, out_dir: str, end_date: str | None, fmt:
         f"wrote a synthetic store to {summary.out_dir}: {summary.profiles:,} people "
         f"({summary.profile_rows:,} profile rows), {summary.events:,} events, "
         f"{summary.products:,} products, {summary.start:%Y-%m-%d} to "
-        f"{summary.end - dt.timedelta(days=1):%Y-%m-%d} in {seconds:.1f} s"
+        f"{summary.until:%Y-%m-%d %H:%M} UTC in {seconds:.1f} s"
     )
     files = summary.files
     click.echo(f"next: cdp ingest catalog {files['catalog']} && cdp ingest profiles "

@@ -12,7 +12,7 @@ from cdp_lib.errors import InputError, NotComputedError
 FOLDER_OPTION = click.option(
     "--folder", default=None, help="Folder of segment definitions (YAML); default the repository's parameters/segments."
 )
-AS_OF_OPTION = click.option("--as-of", "as_of", default=None, help="Evaluate as of the end of this date (UTC); default now.")
+AS_OF_OPTION = click.option("--as-of", "as_of", default=None, help="Evaluate as of the end of this date (UTC); default today.")
 
 
 def _folder(folder: str | None) -> str:
@@ -72,13 +72,16 @@ def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...]
 @click.option("--fraction", type=float, default=None, help="Share of members in the test group, e.g. 0.1.")
 @click.option("--size", type=int, default=None, help="Number of people in the test group.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same split.")
+@AS_OF_OPTION
 @FOLDER_OPTION
 @pass_context
-def sample(ctx: Context, name: str, fraction: float | None, size: int | None, seed: int, folder: str) -> None:
+def sample(ctx: Context, name: str, fraction: float | None, size: int | None, seed: int, as_of: str | None,
+           folder: str) -> None:
     """Split a segment into '<name> — test' and '<name> — control', stored as segments."""
     from cdp_lib.segments import load_library, sample as do_sample
 
-    summary = do_sample(ctx.workspace(), name, fraction, size, seed, load_library(_folder(folder), missing_ok=True))
+    summary = do_sample(ctx.workspace(), name, fraction, size, seed, load_library(_folder(folder), missing_ok=True),
+                        as_of)
     _echo_frame(summary[["segment", "members", "entered", "left"]])
 
 

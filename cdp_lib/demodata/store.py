@@ -119,7 +119,8 @@ class StoreSummary:
     events: int
     products: int
     start: dt.datetime
-    end: dt.datetime
+    end: dt.datetime  # exclusive end of the calendar: midnight after the end date
+    until: dt.datetime | None = None  # the data stops here: min(end, the moment of generation)
 
 
 # -- calendar ----------------------------------------------------------------------------------
@@ -790,9 +791,20 @@ def _chunk(seed: int, chunk_no: int, first: int, n: int, calendar: _Calendar, ca
     return profiles, events, truth, n_orders
 
 
+def _until(cutoff: dt.datetime, n: int, profiles: pa.Table, events: pa.Table,
+           truth: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Leave out what happens after `cutoff`: later events, and people who sign up later (their
+    profile records and ground truth). The first `n` profile rows are the people, in truth order."""
+    limit = pa.scalar(cutoff, pa.timestamp("us", tz="UTC"))
+    events = events.filter(pc.less_equal(events["timestamp"], limit))
+    signed_up = pc.less_equal(profiles["created_at"], limit)
+    truth = truth.filter(signed_up.slice(0, n))
+    return profiles.filter(signed_up), events, truth
+
+
 def generate_store(out_dir, profiles: int, seed: int = 42, end_date=None, fmt: str = "parquet",
                    progress: Callable[[int, int], None] | None = None,
-                   params: StoreParams = PARAMS) -> StoreSummary:
+                   params: StoreParams = PARAMS, generated_at: dt.datetime | None = None) -> StoreSummary:
     """Write a synthetic store (`profiles.*`, `events.*`, `catalog.*`, `truth.parquet`).
 
     Parameters
@@ -805,11 +817,16 @@ def generate_store(out_dir, profiles: int, seed: int = 42, end_date=None, fmt: s
         Same seed and end date give byte-identical files.
     end_date
         Last day of the history (a date or ISO string; default today, UTC). The history covers
-        the 730 days up to and including it.
+        the 730 days up to and including it, but never goes past `generated_at`.
     fmt
         'parquet', 'csv' or 'jsonl' for the three tables; the ground truth is always Parquet.
     progress
         Called as ``progress(people_done, people_total)`` after each chunk.
+    generated_at
+        The moment of generation (default: the wall clock, UTC). No event and no sign-up after
+        it is written, so a store generated today has no event in the future. Ids are assigned
+        before the cut, so the events that are written keep the same ids whenever the store is
+        generated.
     """
     from cdp_lib.errors import InputError
 
@@ -824,31 +841,38 @@ def generate_store(out_dir, profiles: int, seed: int = 42, end_date=None, fmt: s
             raise InputError(f"end date {end_date!r} is not a date; write it as YYYY-MM-DD") from None
     elif isinstance(end_date, dt.datetime):
         end_date = end_date.date()
+    now = dt.datetime.now(dt.timezone.utc) if generated_at is None else generated_at
+    if now.tzinfo is None:
+        raise InputError(f"generated_at {now!r} has no time zone; give a UTC datetime")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     calendar = _Calendar(end_date)
+    cutoff = min(calendar.end - dt.timedelta(microseconds=1), now.astimezone(dt.timezone.utc))
     catalog = _make_catalog(seed)
     messages = _make_messages(seed, calendar)
     files = {name: out / file_name(name, fmt) for name in ("profiles", "events", "catalog")}
     files["truth"] = out / "truth.parquet"
     with TableWriter(files["catalog"], catalog.table.schema, fmt) as w:
         w.write(catalog.table)
-    event_rows = profile_rows = 0
-    orders = 0
+    event_rows = profile_rows = people = 0
+    event_base = orders = 0
     with TableWriter(files["profiles"], PROFILE_SCHEMA, fmt) as wp, \
             TableWriter(files["events"], EVENT_SCHEMA, fmt) as we, \
             TableWriter(files["truth"], TRUTH_SCHEMA, "parquet") as wt:
         for chunk_no, first in enumerate(range(0, int(profiles), CHUNK_PROFILES)):
             n = min(CHUNK_PROFILES, int(profiles) - first)
             p_tab, e_tab, t_tab, n_orders = _chunk(seed, chunk_no, first, n, calendar, catalog,
-                                                   messages, params, event_rows, orders)
+                                                   messages, params, event_base, orders)
+            event_base += e_tab.num_rows  # ids do not depend on the cut
+            p_tab, e_tab, t_tab = _until(cutoff, n, p_tab, e_tab, t_tab)
             wp.write(p_tab)
             we.write(e_tab)
             wt.write(t_tab)
             event_rows += e_tab.num_rows
             profile_rows += p_tab.num_rows
+            people += t_tab.num_rows
             orders += n_orders
             if progress is not None:
                 progress(first + n, int(profiles))
-    return StoreSummary(out, files, int(profiles), profile_rows, event_rows,
-                        catalog.table.num_rows, calendar.start, calendar.end)
+    return StoreSummary(out, files, people, profile_rows, event_rows,
+                        catalog.table.num_rows, calendar.start, calendar.end, cutoff)

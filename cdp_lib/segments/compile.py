@@ -20,7 +20,7 @@ import pandas as pd
 
 from cdp_lib import filters, metrics
 from cdp_lib.errors import NotComputedError
-from cdp_lib.prerequisites import as_of_end
+from cdp_lib.dates import as_of_end
 from cdp_lib.segments.definition import WINDOW_UNIT_DAYS, SegmentDefinition, suggest
 from cdp_lib.workspace import Workspace
 
@@ -341,7 +341,8 @@ def members_table(ws: Workspace, definition: SegmentDefinition | Mapping | str, 
     """Members of a definition (object, mapping, YAML file or text) as an Ibis table of `profile_id`.
 
     `library` (name -> definition) resolves `in_segment` references; names not in it fall back
-    to stored membership (samples). `as_of` is a date (the end of that day, UTC) or None (now).
+    to stored membership (samples). `as_of` is a date (the end of that day, UTC) or None (the
+    end of today, UTC): `cdp_lib.dates.as_of_end`, the rule every analysis uses.
     """
     from cdp_lib.segments.definition import load_definition
 

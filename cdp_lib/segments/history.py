@@ -27,7 +27,7 @@ import pandas as pd
 
 from cdp_lib import schema
 from cdp_lib.errors import InputError, NotComputedError
-from cdp_lib.prerequisites import as_of_end
+from cdp_lib.dates import as_of_end
 from cdp_lib.segments.compile import Compiler, Facts
 from cdp_lib.segments.definition import SegmentDefinition, suggest
 from cdp_lib.segments.library import DEFAULT_FOLDER, dependency_order, load_library
@@ -78,7 +78,8 @@ def stored_segments(ws: Workspace) -> list[str]:
 def members_of(ws: Workspace, segment: str, library: Mapping[str, SegmentDefinition] | None = None,
                as_of: Any = None) -> ir.Table:
     """Members of a segment: the stored current membership after a refresh (or of a sample);
-    otherwise, or when `as_of` is given, the library definition evaluated now."""
+    otherwise, or when `as_of` is given, the library definition evaluated as of the end of the
+    as-of date (today by default, `cdp_lib.dates.as_of_end`)."""
     if as_of is None and segment in stored_segments(ws):
         return current_members(ws, segment)
     library = load_library(missing_ok=True) if library is None else library

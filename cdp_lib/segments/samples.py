@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import as_of_end
 from cdp_lib.errors import InputError
 from cdp_lib.segments.history import ensure_tables, members_of, rebuild_current, store_members
 from cdp_lib.workspace import Workspace
@@ -50,17 +51,19 @@ def sample(ws: Workspace, segment: str, fraction: float | None = None, size: int
            seed: int = 0, library: Mapping | None = None, as_of: Any = None) -> pd.DataFrame:
     """Store the test and control groups of `segment` as segments '<name> — test' / '— control'.
 
-    Members come from the segment's last refresh (or its definition when never refreshed).
-    Returns the two groups' sizes and changes like `refresh` does.
+    Members come from the segment's last refresh (or its definition, evaluated as of `as_of`,
+    when never refreshed or when `as_of` is given). The groups' history is stamped with the
+    as-of moment (`cdp_lib.dates.as_of_end`: the end of the as-of date, today by default), like
+    a refresh. Returns the two groups' sizes and changes like `refresh` does.
     """
     members = members_of(ws, segment, library, as_of)
     test, control = split(members, fraction, size, seed)
     ensure_tables(ws)
-    now = pd.Timestamp.now(tz="UTC")
+    moment, now = as_of_end(as_of), pd.Timestamp.now(tz="UTC")
     rows = []
     with ws.transaction():
         for suffix, group in ((TEST_SUFFIX, test), (CONTROL_SUFFIX, control)):
-            rows.append(store_members(ws, segment + suffix, group, now, now))
+            rows.append(store_members(ws, segment + suffix, group, moment, now))
         rebuild_current(ws)
     ws.duckdb.execute('DROP TABLE IF EXISTS temp."_cdp_segment_new"')
     return pd.DataFrame(rows)
