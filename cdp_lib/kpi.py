@@ -162,9 +162,11 @@ class Period:
 
 
 def latest_event_day(ws: Workspace) -> dt.date:
-    """The UTC day of the newest event (today when there are no events)."""
+    """The UTC day of the newest event, never after today (UTC): an event stamped in the future
+    does not move the default period past the as-of rule's "now" (`cdp_lib.dates`)."""
+    ws_today = today()
     last = ws.events.timestamp.max().execute()
-    return today() if last is None or pd.isna(last) else pd.Timestamp(last).date()
+    return ws_today if last is None or pd.isna(last) else min(pd.Timestamp(last).date(), ws_today)
 
 
 def kpi_period(ws: Workspace, start: Any = None, end: Any = None, default_days: int = 30) -> Period:
