@@ -107,7 +107,7 @@ def test_one_audience_one_number_through_every_path(store, tmp_path, capsys, whi
         got["export"] = export_csv(ws, "Buyers", out, ["profile_id"], library, as_of)
         groups = sample(ws, "Buyers", fraction=0.3, seed=3, library=library, as_of=as_of)
         got["sample test + control"] = int(groups["members"].sum())
-        app = SegmentBuilderApp(workspace=ws, folder=tmp_path / "saved", as_of=as_of)
+        app = SegmentBuilderApp(workspace=ws, folder=tmp_path / "saved", **({"as_of": as_of} if as_of else {}))
         got["segment builder"] = app.members
         params = audience_params(["Buyers"], "last_7_days", as_of=day.isoformat())
         perf = audience_performance_table(ws, params).execute()
