@@ -58,13 +58,19 @@ def run(ctx: Context, definition: str, as_of: str | None, folder: str, out: str 
 @AS_OF_OPTION
 @FOLDER_OPTION
 @click.option("--only", "names", multiple=True, help="Refresh only this segment (repeatable).")
+@click.option("--backfill", "backfill_days", type=int, default=None, metavar="DAYS",
+              help="First reconstruct daily history for the DAYS days before the as-of date (idempotent).")
 @pass_context
-def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...]) -> None:
+def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...], backfill_days: int | None) -> None:
     """Evaluate every definition in dependency order and store dated membership history."""
     from cdp_lib.segments import refresh as do_refresh
 
-    summary = do_refresh(ctx.workspace(), _folder(folder), as_of, names or None)
-    _echo_frame(summary[["segment", "members", "entered", "left"]])
+    summary = do_refresh(ctx.workspace(), _folder(folder), as_of, names or None, backfill_days=backfill_days)
+    columns = ["segment", "members", "entered", "left"]
+    if backfill_days is not None:
+        summary["backfill_from"] = summary["backfill_from"].map(lambda d: "" if d is None else str(d))
+        columns += ["backfilled_days", "backfill_from", "backfill_note"]
+    _echo_frame(summary[columns])
 
 
 @segment.command("sample")

@@ -8,6 +8,7 @@ Public API (used by the CLI, the segmentation notebook and the segment-builder a
 'Buyers'
 """
 
+from cdp_lib.segments.backfill import backfill
 from cdp_lib.segments.compile import COMPUTED, Compiler, check_definition, count_members, members_table
 from cdp_lib.segments.definition import SegmentDefinition, load_definition, parse_definition, parse_yaml
 from cdp_lib.segments.export import ad_audience_frame, export_ad_audience, export_csv, members_with_fields
@@ -22,7 +23,7 @@ from cdp_lib.segments.report import (
 from cdp_lib.segments.samples import sample, split
 
 __all__ = [
-    "COMPUTED", "Compiler", "DEFAULT_FOLDER", "SegmentDefinition", "ad_audience_frame", "changes_table",
+    "COMPUTED", "Compiler", "DEFAULT_FOLDER", "SegmentDefinition", "ad_audience_frame", "backfill", "changes_table",
     "check_definition", "count_members", "current_members", "dependency_order", "export_ad_audience",
     "export_csv", "find_definition", "load_definition", "load_library", "members_at", "members_of",
     "members_table", "members_with_fields", "SegmentationParams", "export_segments", "latest_refresh_table",

@@ -152,8 +152,12 @@ class Compiler:
     """Turns definitions into Ibis tables of `profile_id` for one workspace and one as-of moment."""
 
     def __init__(self, ws: Workspace, as_of: dt.date | str | None = None, library: Mapping | None = None,
-                 resolved: dict[str, ir.Table] | None = None, facts: Facts | None = None):
+                 resolved: dict[str, ir.Table] | None = None, facts: Facts | None = None,
+                 attributes: Mapping[str, ir.Table] | None = None):
+        """`attributes` replaces computed-attribute tables by name (e.g. RFM attributes as they
+        were at a past date, for a backfill); by default the stored tables are read."""
         self.ws = ws
+        self.attributes = dict(attributes or {})
         self.moment = as_of_end(as_of)
         self.day0 = self.moment.normalize()  # start of the as-of date: anchor of whole-day windows
         self.library = dict(library or {})
@@ -181,7 +185,7 @@ class Compiler:
         for prop in sorted(used - set(people.columns)):
             needed.setdefault(COMPUTED[prop][0], []).append(prop)
         for table, cols in needed.items():
-            attrs = self.ws.table(table)
+            attrs = self.attributes[table] if table in self.attributes else self.ws.table(table)
             attrs = attrs.select(_seg_key=attrs.profile_id, **{c: attrs[c] for c in cols})
             people = people.left_join(attrs, people.profile_id == attrs._seg_key).drop("_seg_key")
         return people

@@ -7,13 +7,15 @@ Storage (contract in docs/architecture.md):
   entered and closes the open spells of people who left, both stamped with the refresh's as-of
   moment, so history reads as "member from joined_at until left_at" in data time.
 - `segment_refreshes`: one row per segment and refresh: `(segment, refreshed_at, as_of, members,
-  entered, left)`; `refreshed_at` is the wall clock, `as_of` the as-of moment evaluated.
+  entered, left, backfilled)`; `refreshed_at` is the wall clock, `as_of` the as-of moment
+  evaluated, `backfilled` true for days reconstructed afterwards (`cdp_lib.segments.backfill`).
 - `segment_current`: the open spells only, `(segment, profile_id, joined_at)`, rewritten after
   each change and sorted by profile_id, so looking up one person reads a single row group;
   `segment_current_emails` `(email_key, profile_id)` does the same for lookups by email.
 
 Evaluation is Ibis; applying a refresh's changes (UPDATE of open spells) is DuckDB SQL with bound
-parameters, here at the storage edge, inside one transaction: a failed refresh leaves no trace.
+parameters at the storage edge (`cdp_lib.segments.store`), inside one transaction: a failed
+refresh leaves no trace.
 """
 
 from __future__ import annotations
@@ -25,26 +27,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cdp_lib import schema
-from cdp_lib.errors import InputError, NotComputedError
 from cdp_lib.dates import as_of_end
+from cdp_lib.errors import InputError, NotComputedError
 from cdp_lib.segments.compile import Compiler, Facts
 from cdp_lib.segments.definition import SegmentDefinition, suggest
 from cdp_lib.segments.library import DEFAULT_FOLDER, dependency_order, load_library
+from cdp_lib.segments.store import (  # noqa: F401  (the storage edge; re-exported for callers)
+    CURRENT, MEMBERSHIP, REFRESHES, ensure_tables, rebuild_current, store_members,
+)
 from cdp_lib.workspace import Workspace
-
-MEMBERSHIP = {"segment": "VARCHAR", "profile_id": "VARCHAR", "joined_at": "TIMESTAMPTZ", "left_at": "TIMESTAMPTZ"}
-REFRESHES = {
-    "segment": "VARCHAR", "refreshed_at": "TIMESTAMPTZ", "as_of": "TIMESTAMPTZ",
-    "members": "BIGINT", "entered": "BIGINT", "left": "BIGINT",
-}
-CURRENT = {"segment": "VARCHAR", "profile_id": "VARCHAR", "joined_at": "TIMESTAMPTZ"}
-
-
-def ensure_tables(ws: Workspace) -> None:
-    for name, columns in (("segment_membership", MEMBERSHIP), ("segment_refreshes", REFRESHES),
-                          ("segment_current", CURRENT)):
-        ws.duckdb.execute(schema.create_table_sql(name, columns))
 
 
 def _need(ws: Workspace, table: str) -> ir.Table:
@@ -167,59 +158,18 @@ def overlap_table(ws: Workspace, segments: Iterable[str], library: Mapping | Non
 
 
 # -- writing -----------------------------------------------------------------------------------
-def store_members(ws: Workspace, segment: str, members: ir.Table, moment: pd.Timestamp,
-                  refreshed_at: pd.Timestamp, tmp_name: str = "_cdp_segment_new") -> dict:
-    """Apply one segment's new membership to the history; return its sizes and changes.
-
-    Must run inside `ws.transaction()` together with `rebuild_current`.
-    """
-    db = ws.duckdb
-    ws.con.create_table(tmp_name, members.select("profile_id").distinct(), temp=True, overwrite=True)
-    last = db.execute("SELECT max(as_of) FROM segment_refreshes WHERE segment = ?", [segment]).fetchone()[0]
-    if last is not None and pd.Timestamp(last) > moment:
-        raise InputError(
-            f"segment {segment!r} was last refreshed as of {pd.Timestamp(last):%Y-%m-%d %H:%M}; history only moves "
-            f"forward, so a refresh as of {moment:%Y-%m-%d %H:%M} is refused (use a later as-of date)"
-        )
-    left = db.execute(
-        f'UPDATE segment_membership SET left_at = ? WHERE segment = ? AND left_at IS NULL '
-        f'AND profile_id NOT IN (SELECT profile_id FROM "{tmp_name}")',
-        [moment, segment],
-    ).fetchone()[0]
-    entered = db.execute(
-        f'INSERT INTO segment_membership SELECT ?, n.profile_id, ?, NULL FROM "{tmp_name}" n '
-        "WHERE n.profile_id NOT IN (SELECT profile_id FROM segment_membership WHERE segment = ? AND left_at IS NULL)",
-        [segment, moment, segment],
-    ).fetchone()[0]
-    size = db.execute(f'SELECT count(*) FROM "{tmp_name}"').fetchone()[0]
-    row = {"segment": segment, "refreshed_at": refreshed_at, "as_of": moment,
-           "members": int(size), "entered": int(entered), "left": int(left)}
-    db.execute("INSERT INTO segment_refreshes VALUES (?, ?, ?, ?, ?, ?)", list(row.values()))
-    return row
-
-
-def rebuild_current(ws: Workspace) -> None:
-    """Rewrite `segment_current` (open spells sorted by profile id) from `segment_membership`."""
-    ws.duckdb.execute(
-        "CREATE OR REPLACE TABLE segment_current AS SELECT segment, profile_id, joined_at "
-        "FROM segment_membership WHERE left_at IS NULL ORDER BY profile_id, segment"
-    )
-    # Members' normalised emails, sorted, so a lookup by email reads one row group too.
-    ws.duckdb.execute(
-        "CREATE OR REPLACE TABLE segment_current_emails AS SELECT DISTINCT lower(trim(p.email)) AS email_key, "
-        "p.profile_id FROM profiles p SEMI JOIN segment_current c ON c.profile_id = p.profile_id "
-        "WHERE p.email IS NOT NULL ORDER BY email_key"
-    )
-
-
 def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: Any = None,
             names: Iterable[str] | None = None, library: Mapping[str, SegmentDefinition] | None = None,
-            progress=None) -> pd.DataFrame:
+            progress=None, backfill_days: int | None = None) -> pd.DataFrame:
     """Evaluate the library in dependency order and store a dated membership snapshot of each.
 
     Every definition is checked against the workspace before anything is written; the whole
     refresh is one transaction. `names` limits the refresh to those segments (their
     dependencies are evaluated, not stored). Returns one row per segment: members, entered, left.
+
+    `backfill_days` first reconstructs the daily history of the days before the as-of date
+    (`cdp_lib.segments.backfill.backfill`, in the same transaction); the result then also has
+    the columns `backfilled_days`, `backfill_from` and `backfill_note`.
     """
     library = load_library(folder) if library is None else dict(library)
     order = dependency_order(library)
@@ -237,7 +187,15 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
     resolved: dict[str, ir.Table] = {}
     rows = []
     temps = []
+    filled = None
+    if backfill_days is not None:
+        from cdp_lib.segments.backfill import backfill_rows, check_days
+
+        check_days(backfill_days)
     with ws.transaction():
+        if backfill_days is not None:
+            filled = backfill_rows(ws, library, [n for n in order if n in wanted], backfill_days, as_of,
+                                   facts, refreshed_at)
         for i, name in enumerate(order):
             compiler = Compiler(ws, as_of, library, resolved, facts)
             members = compiler.members(library[name])
@@ -252,4 +210,9 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
         rebuild_current(ws)
     for tmp in temps + ["_cdp_segment_new"]:
         ws.duckdb.execute(f'DROP TABLE IF EXISTS temp."{tmp}"')
-    return pd.DataFrame(rows, columns=list(REFRESHES))
+    out = pd.DataFrame(rows, columns=list(REFRESHES))
+    if filled is not None:
+        extra = filled.set_index("segment")
+        for col, src in (("backfilled_days", "days"), ("backfill_from", "from"), ("backfill_note", "note")):
+            out[col] = out["segment"].map(extra[src])
+    return out

@@ -17,7 +17,8 @@ import pandas as pd
 
 from cdp_lib.dates import as_of_end
 from cdp_lib.errors import InputError
-from cdp_lib.segments.history import ensure_tables, members_of, rebuild_current, store_members
+from cdp_lib.segments.history import members_of
+from cdp_lib.segments.store import ensure_tables, rebuild_current, store_members
 from cdp_lib.workspace import Workspace
 
 TEST_SUFFIX = " — test"
