@@ -14,11 +14,14 @@ Rules (docs/audience.md has examples):
   click 5 days, SMS click 5 days, SMS open 1 day, SMS delivery ("Received SMS") 12 hours.
 * A conversion counts for every segment the person belonged to at tc. `total_*` is email plus
   SMS; `all_*` counts every conversion of members, attributed or not.
+* When a segment's stored history starts after the period's first moment, a `HistoryWarning`
+  (one line) says so and how to backfill (`cdp segment refresh --backfill DAYS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -45,6 +48,10 @@ DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {
     "Received SMS": ("sms", "12h"),
 }
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class HistoryWarning(UserWarning):
+    """Segment history starts after the period does: earlier members are not counted."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,25 @@ def membership_spells(ws: Workspace, members: Mapping[str, Sequence[str]] | None
     return ws.table("segment_membership").select("segment", "profile_id", "joined_at", "left_at")
 
 
+def history_gap(ws: Workspace, params: AudienceParams, names: Sequence[str]) -> str | None:
+    """One line naming the segments whose history starts after the period's first moment and
+    the backfill that would cover it; None when every segment's history covers the period."""
+    if not ws.has_table("segment_refreshes") or not names:
+        return None
+    r = ws.table("segment_refreshes")
+    firsts = r.filter(r.segment.isin(list(names))).group_by("segment").agg(first=r.as_of.min()).execute()
+    lo = pd.Timestamp(params.start, tz="UTC")
+    late = firsts[firsts["first"] > lo].sort_values(["first", "segment"])
+    if late.empty:
+        return None
+    days = min((as_of_day(None) - params.start).days + 1, 3_660)
+    first = late.iloc[0]
+    more = f" and {len(late) - 1} more" if len(late) > 1 else ""
+    return (f"history of {first['segment']!r}{more} starts {pd.Timestamp(first['first']):%Y-%m-%d %H:%M} UTC, after the "
+            f"period's start {params.start}: members before then are not counted and their conversions not credited; "
+            f"run 'cdp segment refresh --backfill {max(days, 1)}' to reconstruct the history")
+
+
 def attributed_conversions_table(ws: Workspace, params: AudienceParams, metrics=None) -> ir.Table:
     """Conversions in the period with their last-touch credit.
 
@@ -211,6 +237,10 @@ def audience_performance_table(ws: Workspace, params: AudienceParams,
                 f"segment {missing[0]!r} has no membership history"
                 + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(list(known)[:20])}")
             )
+    if members is None:
+        gap = history_gap(ws, params, names)
+        if gap:
+            warnings.warn(gap, HistoryWarning, stacklevel=2)
     spells = spells.filter(spells.segment.isin(list(names)))
     lo, hi = _moment(params.start), _moment(params.end + dt.timedelta(days=1))
     # the period's last moment is hi minus one microsecond; membership there = joined <= it < left

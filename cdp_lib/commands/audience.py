@@ -38,11 +38,18 @@ def read_members(path: str) -> dict:
 def audience_performance(ctx: Context, segments, period, as_of, start, end, conversion_metric, members_file,
                          out) -> None:
     """Per segment: members, size change, email/SMS/total conversions and revenue."""
-    from cdp_lib.audience import audience_params, audience_performance_table
+    import warnings
+
+    from cdp_lib.audience import HistoryWarning, audience_params, audience_performance_table
 
     params = audience_params(list(segments) or None, period, as_of, start, end, conversion_metric)
     members = read_members(members_file) if members_file else None
-    df = audience_performance_table(ctx.workspace(read_only=True), params, members).execute()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HistoryWarning)
+        df = audience_performance_table(ctx.workspace(read_only=True), params, members).execute()
+    for w in caught:
+        if issubclass(w.category, HistoryWarning):
+            click.echo(f"warning: {w.message}", err=True)
     write_frame(df, out)
 
 
