@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 
 from cdp_lib import filters
 from cdp_lib.errors import InputError
+from cdp_lib.segments import guard
 
 COUNT_OPS = {">=", ">", "==", "!=", "<=", "<"}
 MATCHES = ("all", "any")
@@ -30,6 +32,7 @@ CONDITION_KEYS = ("property", "metric", "within", "in_segment", "not_in_segment"
 CHANNELS = ("email", "sms")
 # Relative windows: h counts hours back from the as-of moment; d/w/m/y count whole UTC days.
 WINDOW_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+MAX_FILE_BYTES = 1_000_000
 KM_PER_MILE = 1.609344
 
 Path_ = tuple  # a path into the YAML document: ("conditions", 2, "where", 0, "op")
@@ -144,17 +147,29 @@ def load_definition(spec: str | os.PathLike | Mapping) -> SegmentDefinition:
     path = Path(spec)
     if not path.exists():
         raise InputError(f"segment definition file {path} does not exist")
-    return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes; a segment definition is at most "
+                         f"{MAX_FILE_BYTES:,} bytes (is this the right file?)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the definition as UTF-8") from None
+    return parse_yaml(text, str(path))
 
 
 def parse_yaml(text: str, name: str = "<yaml text>") -> SegmentDefinition:
+    """A definition from YAML text, after the limits of `cdp_lib.segments.guard` are checked."""
     try:
+        guard.scan_yaml(text, name)  # aliases and nesting are bounded before any tree is built
         root = yaml.compose(text)
+        guard.check_dates(root, name)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}, line {mark.line + 1}" if mark else name
         raise InputError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:  # not reachable within the depth limit; kept as a last line of defence
+        raise InputError(f"{name}: nested too deeply to read; flatten the nested any/all groups") from None
     return parse_definition(data, Source(name, root))
 
 
@@ -178,12 +193,18 @@ def parse_definition(data: Any, source: Source | None = None) -> SegmentDefiniti
     conditions = data.get("conditions")
     if not isinstance(conditions, list) or not conditions:
         raise src.error(("conditions",), f"expected a non-empty list of conditions, got {conditions!r}")
-    parsed = [_condition(c, ("conditions", i), src) for i, c in enumerate(conditions)]
+    budget = [guard.MAX_CONDITIONS]
+    parsed = [_condition(c, ("conditions", i), src, 0, budget) for i, c in enumerate(conditions)]
     return SegmentDefinition(name.strip(), description.strip(), match, parsed, dict(data), src)
 
 
 # -- conditions --------------------------------------------------------------------------------
-def _condition(spec: Any, path: Path_, src: Source) -> dict:
+def _condition(spec: Any, path: Path_, src: Source, depth: int = 0, budget: list | None = None) -> dict:
+    budget = [guard.MAX_CONDITIONS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise src.error(path, f"more than {guard.MAX_CONDITIONS:,} conditions in one definition; split it into "
+                              "segments that refer to each other with in_segment")
     if not isinstance(spec, Mapping) or not spec:
         raise src.error(path, f"expected a condition mapping with one of {list(CONDITION_KEYS)}, got {spec!r}")
     kinds = [k for k in CONDITION_KEYS if k in spec]
@@ -206,7 +227,10 @@ def _condition(spec: Any, path: Path_, src: Source) -> dict:
     if kind in ("any", "all"):
         if not isinstance(value, list) or not value:
             raise src.error(path + (kind,), f"expected a non-empty list of conditions, got {value!r}")
-        inner = [_condition(c, path + (kind, i), src) for i, c in enumerate(value)]
+        if depth >= guard.MAX_GROUP_DEPTH:
+            raise src.error(path + (kind,), f"any/all groups nested more than {guard.MAX_GROUP_DEPTH} deep; "
+                                            "flatten them or split the definition with in_segment")
+        inner = [_condition(c, path + (kind, i), src, depth + 1, budget) for i, c in enumerate(value)]
         return {"kind": "group", "match": kind, "conditions": inner, "path": path}
     if kind in ("in_segment", "not_in_segment"):
         if not isinstance(value, str) or not value.strip():
@@ -220,6 +244,8 @@ def _condition(spec: Any, path: Path_, src: Source) -> dict:
 
 
 def _property(spec: Mapping, path: Path_, src: Source) -> dict:
+    if isinstance(spec, Mapping) and str(spec.get("op")) in filters.RELATIVE_DATE_OPS | filters.FUTURE_DATE_OPS:
+        _span(spec.get("value"), path + ("value",), src)  # bounded before the shared parser sees it
     try:
         f = filters.validate_filter(spec, format_path(path))
     except InputError as exc:
@@ -229,6 +255,12 @@ def _property(spec: Mapping, path: Path_, src: Source) -> dict:
         raise src.error(path + ("value",), f"operator {f['op']!r} needs a number or a date, got {f['value']!r}")
     if f["op"] in filters.RELATIVE_DATE_OPS | filters.FUTURE_DATE_OPS:
         f["span"] = _span(f["value"], path + ("value",), src)
+    values = f["value"] if isinstance(f["value"], (list, tuple)) else [f["value"]]
+    for v in values:
+        why = (f"expected a finite number, got {v!r}" if isinstance(v, float) and not math.isfinite(v)
+               else guard.check_date_range(v) if isinstance(v, dt.date) else None)
+        if why:
+            raise src.error(path + ("value",), why)
     return {"kind": "property", **f, "path": path}
 
 
@@ -249,10 +281,12 @@ def _event(spec: Mapping, path: Path_, src: Source) -> dict:
     if compare["op"] not in COUNT_OPS:
         raise src.error(cpath + ("op",), f"unknown operator {compare['op']!r}; expected one of {sorted(COUNT_OPS)}")
     number = compare["value"]
-    if measure == "count" and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
-        raise src.error(cpath + ("value",), f"expected a whole number of times (0 or more), got {number!r}")
-    if measure == "total" and (isinstance(number, bool) or not isinstance(number, (int, float))):
-        raise src.error(cpath + ("value",), f"expected a number, got {number!r}")
+    if measure == "count" and (isinstance(number, bool) or not isinstance(number, int)
+                               or not 0 <= number <= guard.MAX_COUNT):
+        raise src.error(cpath + ("value",), f"expected a whole number of times from 0 to {guard.MAX_COUNT:,}, got {number!r}")
+    if measure == "total" and (isinstance(number, bool) or not isinstance(number, (int, float))
+                               or not math.isfinite(number) or abs(number) > guard.MAX_TOTAL):
+        raise src.error(cpath + ("value",), f"expected a finite number of at most {guard.MAX_TOTAL:,.0f} in size, got {number!r}")
     when = _window(spec.get("when", {"all_time": True}), path + ("when",), src)
     where = spec.get("where", [])
     if not isinstance(where, list):
@@ -282,18 +316,26 @@ def _span(text: Any, path: Path_, src: Source) -> tuple[float, str]:
     n = float(number)
     if unit != "h" and n != int(n):
         raise src.error(path, f"{text!r}: day-based windows count whole days; use a whole number or hours ('36h')")
+    if _span_days((n, unit)) > guard.MAX_WINDOW_DAYS:
+        raise src.error(path, f"{text!r} is longer than {guard.MAX_WINDOW_DAYS:,} days (100 years); "
+                              "use {all_time: true} for no limit")
     return n, unit
 
 
 def _date(value: Any, path: Path_, src: Source) -> dt.date:
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise src.error(path, f"expected a date written YYYY-MM-DD, got {value!r}") from None
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise src.error(path, f"expected a real date written YYYY-MM-DD, got {value!r}") from None
+    why = guard.check_date_range(day)
+    if why:
+        raise src.error(path, why)
+    return day
 
 
 def _window(spec: Any, path: Path_, src: Source) -> dict:
@@ -340,15 +382,16 @@ def _within(spec: Any, path: Path_, src: Source) -> dict:
     if len(units) != 1:
         raise src.error(path, "give the distance in exactly one of 'miles' or 'km'")
     distance = spec[units[0]]
-    if isinstance(distance, bool) or not isinstance(distance, (int, float)) or distance <= 0:
-        raise src.error(path + (units[0],), f"expected a positive number, got {distance!r}")
+    if isinstance(distance, bool) or not isinstance(distance, (int, float)) or not math.isfinite(distance) \
+            or distance <= 0:
+        raise src.error(path + (units[0],), f"expected a positive finite number, got {distance!r}")
     km = float(distance) * (KM_PER_MILE if units[0] == "miles" else 1.0)
     of = spec.get("of")
     opath = path + ("of",)
     if isinstance(of, Mapping) and set(of) == {"lat", "lon"}:
         lat, lon = of["lat"], of["lon"]
         for key, val, lim in (("lat", lat, 90), ("lon", lon, 180)):
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or abs(val) > lim:
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or abs(val) > lim:
                 raise src.error(opath + (key,), f"expected a number between -{lim} and {lim}, got {val!r}")
         return {"kind": "within", "km": km, "lat": float(lat), "lon": float(lon), "zip": None, "path": path[:-1]}
     if isinstance(of, Mapping) and set(of) == {"zip"}:
