@@ -50,3 +50,27 @@ def as_of_end(as_of: Any = None):
 def as_of_day(as_of: Any = None) -> dt.date:
     """The as-of date itself (today, UTC, when none is given)."""
     return as_of_end(as_of).date()
+
+
+# -- recurring shopping periods, relative to an as-of date -------------------------------------
+HOLIDAYS = ("black_friday_cyber_monday",)
+
+
+def us_thanksgiving(year: int) -> dt.date:
+    """The fourth Thursday of November."""
+    nov1 = dt.date(year, 11, 1)
+    return nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7 + 21)
+
+
+def last_holiday(name: str, day: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day (both included) of the most recent occurrence of a holiday period that
+    ended on or before `day`. `black_friday_cyber_monday`: the Friday after US Thanksgiving to
+    the Monday after it (4 days)."""
+    if name not in HOLIDAYS:
+        raise InputError(f"unknown holiday {name!r}; expected one of {list(HOLIDAYS)}")
+    for year in (day.year, day.year - 1):
+        first = us_thanksgiving(year) + dt.timedelta(days=1)
+        last = first + dt.timedelta(days=3)
+        if last <= day:
+            return first, last
+    raise AssertionError("unreachable: last year's period always ended before today")

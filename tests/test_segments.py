@@ -587,3 +587,53 @@ def test_haversine_matches_a_published_distance():
     assert Reference.haversine(42.3601, -71.0589, 40.7128, -74.0060) == pytest.approx(306, abs=2)
     d = np.array([Reference.haversine(42.3601, -71.0589, 42.3601, -71.0589)])
     assert d[0] == 0
+
+
+# -- recurring holiday windows (issue 9, item 6) ------------------------------------------------
+def _bfcm_by_counting(day):
+    """The latest Friday-after-the-fourth-November-Thursday .. Monday ending on or before `day`,
+    found by walking the calendar backwards one day at a time."""
+    import datetime as dt
+
+    d = day
+    while True:
+        if d.month == 11 and d.weekday() == 4:
+            thursdays = sum(1 for k in range(1, d.day) if dt.date(d.year, 11, k).weekday() == 3)
+            if thursdays == 4 and (d - dt.timedelta(days=1)).weekday() == 3:
+                if d + dt.timedelta(days=3) <= day:
+                    return d, d + dt.timedelta(days=3)
+        d -= dt.timedelta(days=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=pd.Timestamp("1950-01-01").date(), max_value=pd.Timestamp("2150-12-31").date()))
+def test_last_black_friday_cyber_monday_matches_a_calendar_walk(day):
+    from cdp_lib.dates import last_holiday
+
+    assert last_holiday("black_friday_cyber_monday", day) == _bfcm_by_counting(day)
+
+
+@pytest.mark.parametrize(("as_of", "members"), [
+    ("2024-12-02", {"h1", "h2"}),  # the window ends on the as-of date: BFCM 2024 (29 Nov - 2 Dec)
+    ("2024-12-01", {"h0"}),  # not over yet: BFCM 2023 (24-27 Nov)
+    ("2025-06-30", {"h1", "h2"}),
+    ("2025-12-01", {"h3"}),  # BFCM 2025: 28 Nov - 1 Dec
+])
+def test_holiday_window_moves_with_the_as_of_date(as_of, members):
+    events = pd.DataFrame([
+        ("h0", "Placed Order", "2023-11-27T23:59:59Z"), ("h1", "Placed Order", "2024-11-29T00:00:00Z"),
+        ("h2", "Placed Order", "2024-12-02T23:59:59.999999Z"), ("h9", "Placed Order", "2024-12-03T00:00:00Z"),
+        ("h9", "Placed Order", "2024-11-28T23:59:59Z"), ("h3", "Placed Order", "2025-11-28T12:00:00Z"),
+    ], columns=["profile_id", "metric", "timestamp"])
+    events.insert(0, "event_id", [f"x{i}" for i in range(len(events))])
+    hws = workspace_from_frames(events=events)
+    try:
+        d = load_definition({"name": "H", "conditions": [{"metric": "Placed Order", "when": {"holiday": "black_friday_cyber_monday"}}]})
+        assert set(members_table(hws, d, as_of, {}).execute().profile_id) == members
+    finally:
+        hws.close()
+
+
+def test_unknown_holiday_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"line 3: conditions\[0\]\.when\.holiday: unknown holiday 'black_friday'"):
+        load_definition(_yaml(tmp_path, "name: X\nconditions:\n  - {metric: Placed Order, when: {holiday: black_friday}}\n"))

@@ -70,3 +70,40 @@ def test_segmentation_notebook_refreshes_and_reports(scored_demo, tmp_path):
     profiles = pd.read_csv(out_dir / "profiles.csv").set_index("segment")
     assert profiles.loc["VIP", "predicted_clv_next_year"] > 0
     assert (out_dir / "exports" / "vip.csv").exists() and (out_dir / "overlap.png").exists()
+
+
+def test_no_shipped_definition_is_fixed_to_a_calendar_date():
+    for d in load_library(DEFAULT_FOLDER).values():
+        for c in d.iter_conditions():
+            when = c.get("when", {"kind": "all_time"})
+            assert when["kind"] not in ("before", "after", "between"), f"{d.name} is fixed to dates: {when}"
+            assert not any(isinstance(w.get("value"), (pd.Timestamp,)) for w in c.get("where", []))
+
+
+@pytest.mark.slow
+def test_holiday_shoppers_stays_meaningful_on_a_store_of_another_year(tmp_path):
+    """A store ending 2026-12-01: the shipped 'Holiday shoppers' finds the people who ordered on
+    Black Friday - Cyber Monday 2026 (27-30 Nov), counted here with a plain loop over the file."""
+    from cdp_lib.demodata import generate_store
+    from cdp_lib.ingest import ingest_file
+    from cdp_lib.segments import members_table
+
+    generate_store(tmp_path / "store", 1_500, seed=11, end_date="2026-12-01")
+    ws = Workspace(tmp_path / "cdp.duckdb")
+    try:
+        for table in ("catalog", "profiles", "events"):
+            ingest_file(ws, table, tmp_path / "store" / f"{table}.parquet")
+        library = load_library(DEFAULT_FOLDER)
+        got = members_table(ws, library["Holiday shoppers"], "2026-12-01", library)
+        got_emails = set(ws.profiles.filter(ws.profiles.profile_id.isin(got.profile_id)).email.execute()
+                         .str.strip().str.lower())
+    finally:
+        ws.close()
+    events = pd.read_parquet(tmp_path / "store" / "events.parquet", columns=["metric", "timestamp", "email", "phone"])
+    lo, hi = pd.Timestamp("2026-11-27", tz="UTC"), pd.Timestamp("2026-12-01", tz="UTC")
+    want = set()
+    for row in events.itertuples():
+        if row.metric == "Placed Order" and lo <= row.timestamp < hi and isinstance(row.email, str):
+            want.add(row.email.strip().lower())
+    assert len(want) > 20
+    assert want <= got_emails  # orders identified by phone only add members, never remove them

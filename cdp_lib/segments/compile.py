@@ -20,7 +20,7 @@ import pandas as pd
 
 from cdp_lib import filters, metrics
 from cdp_lib.errors import NotComputedError
-from cdp_lib.dates import as_of_end
+from cdp_lib.dates import as_of_end, last_holiday
 from cdp_lib.segments.definition import WINDOW_UNIT_DAYS, SegmentDefinition, suggest
 from cdp_lib.workspace import Workspace
 
@@ -260,10 +260,10 @@ class Compiler:
             cond &= ts < ibis.literal(_midnight(when["date"]))
         elif kind == "after":
             cond &= ts >= ibis.literal(_midnight(when["date"] + dt.timedelta(days=1)))
-        elif kind == "between":
-            cond &= (ts >= ibis.literal(_midnight(when["start"]))) & (
-                ts < ibis.literal(_midnight(when["end"] + dt.timedelta(days=1)))
-            )
+        elif kind in ("between", "holiday"):
+            first, last = (when["start"], when["end"]) if kind == "between" else last_holiday(
+                when["holiday"], self.day0.date())
+            cond &= (ts >= ibis.literal(_midnight(first))) & (ts < ibis.literal(_midnight(last + dt.timedelta(days=1))))
         return cond
 
     def event_measure(self, c: dict) -> ir.Table:

@@ -10,7 +10,6 @@ line and the YAML path, what was found and what was expected.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import os
 from dataclasses import dataclass, field
@@ -20,71 +19,22 @@ from typing import Any, Mapping
 import yaml
 
 from cdp_lib import filters
+from cdp_lib.dates import HOLIDAYS
 from cdp_lib.errors import InputError
 from cdp_lib.segments import guard
+from cdp_lib.segments.source import Path_, Source, format_path, suggest  # noqa: F401  (re-exported)
 
 COUNT_OPS = {">=", ">", "==", "!=", "<=", "<"}
 MATCHES = ("all", "any")
 TOP_KEYS = {"name", "description", "match", "conditions"}
 EVENT_KEYS = {"metric", "count", "total", "when", "where"}
-WINDOW_KINDS = ("all_time", "in_last", "between_ago", "before", "after", "between")
+WINDOW_KINDS = ("all_time", "in_last", "between_ago", "before", "after", "between", "holiday")
 CONDITION_KEYS = ("property", "metric", "within", "in_segment", "not_in_segment", "can_receive", "any", "all")
 CHANNELS = ("email", "sms")
 # Relative windows: h counts hours back from the as-of moment; d/w/m/y count whole UTC days.
 WINDOW_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 MAX_FILE_BYTES = 1_000_000
 KM_PER_MILE = 1.609344
-
-Path_ = tuple  # a path into the YAML document: ("conditions", 2, "where", 0, "op")
-
-
-def format_path(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<document>"
-
-
-def suggest(word: Any, known) -> str:
-    """'; did you mean X?' with the closest known names, or ''."""
-    close = difflib.get_close_matches(str(word), sorted(map(str, known)), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-
-
-@dataclass
-class Source:
-    """Where a definition came from, to turn YAML paths into 'file, line N, at path' in messages."""
-
-    name: str = "<definition>"
-    root: Any = None  # the yaml node tree when parsed from text
-
-    def line(self, path: Path_) -> int | None:
-        node, line = self.root, None
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                match = [v for k, v in node.value if k.value == part]
-                if not match:
-                    keys = [k for k, _ in node.value if k.value == part]
-                    return keys[0].start_mark.line + 1 if keys else line
-                node = match[0]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-            else:
-                return line
-            line = node.start_mark.line + 1
-        return line
-
-    def where(self, path: Path_) -> str:
-        line = self.line(path)
-        at = f"{self.name}, line {line}" if line else self.name
-        return f"{at}: {format_path(path)}"
-
-    def error(self, path: Path_, message: str) -> InputError:
-        return InputError(f"{self.where(path)}: {message}")
-
 
 @dataclass
 class SegmentDefinition:
@@ -353,6 +303,10 @@ def _window(spec: Any, path: Path_, src: Source) -> dict:
         return {"kind": "in_last", "span": _span(value, vpath, src)}
     if kind in ("before", "after"):
         return {"kind": kind, "date": _date(value, vpath, src)}
+    if kind == "holiday":
+        if value not in HOLIDAYS:
+            raise src.error(vpath, f"unknown holiday {value!r}{suggest(value, HOLIDAYS)}; expected one of {list(HOLIDAYS)}")
+        return {"kind": "holiday", "holiday": value}
     if not isinstance(value, list) or len(value) != 2:
         raise src.error(vpath, f"expected a list of two items, got {value!r}")
     if kind == "between_ago":
