@@ -24,7 +24,7 @@ def customer_orders_table(source: Workspace | ir.Table, metric: str = schema.PLA
     metric
         The order event's name.
     as_of
-        Only events at or before the end of this UTC date count; None means now.
+        Only events at or before the end of this UTC date count; None means today (UTC).
 
     Returns
     -------
