@@ -83,11 +83,11 @@ def _first_snapshot(ws: Workspace) -> dt.date | None:
     return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
 
 
-def _rfm_attributes_on(ws: Workspace, day: dt.date):
+def _rfm_attributes_on(facts: Facts, day: dt.date):
     """RFM profile attributes as they stood on `day`: from the snapshots up to that date."""
     from cdp_lib.rfm import rfm_profile_attributes_table
 
-    snaps = ws.table("rfm_snapshots")
+    snaps = facts.table("rfm_snapshots")
     return rfm_profile_attributes_table(snaps.filter(snaps.as_of <= day))
 
 
@@ -126,7 +126,7 @@ def backfill_rows(ws: Workspace, library: Mapping[str, SegmentDefinition], names
                 continue
         store.start_backfill(ws)
         for day in todo:
-            attributes = {RFM_TABLE: _rfm_attributes_on(ws, day)} if rfm else None
+            attributes = {RFM_TABLE: _rfm_attributes_on(facts, day)} if rfm else None
             members = Compiler(ws, day, library, {}, facts, attributes).members(d)
             store.add_backfill_day(ws, members, as_of_end(day))
         store.apply_backfill(ws, name, refreshed_at)

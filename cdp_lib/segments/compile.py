@@ -64,17 +64,24 @@ class Facts:
     def metrics(self) -> set[str]:
         return set(metrics.known_metric_names(self.ws)) | set(self.custom_metrics)
 
+    def table(self, name: str) -> ir.Table:
+        """A workspace table, looked up once (each lookup asks the engine for its schema)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        if name not in cache:
+            cache[name] = self.ws.table(name)
+        return cache[name]
+
     @cached_property
     def profile_columns(self) -> set[str]:
-        return set(self.ws.profiles.columns)
+        return set(self.table("profiles").columns)
 
     @cached_property
     def event_columns(self) -> set[str]:
-        return set(self.ws.events.columns)
+        return set(self.table("events").columns)
 
     @cached_property
     def catalog_columns(self) -> set[str]:
-        return set(self.ws.catalog.columns) if "catalog" in self.tables else set()
+        return set(self.table("catalog").columns) if "catalog" in self.tables else set()
 
     @cached_property
     def stored_segments(self) -> set[str]:
@@ -133,7 +140,7 @@ def _check_property(definition: SegmentDefinition, cond: dict, facts: Facts) -> 
         return
     if prop in COMPUTED:
         table, command = COMPUTED[prop]
-        if table not in facts.tables or prop not in facts.ws.table(table).columns:
+        if table not in facts.tables or prop not in facts.table(table).columns:
             raise NotComputedError(
                 f"{definition.source.where(cond['path'])}: {prop!r} is a computed attribute that is "
                 f"not in the workspace yet; run '{command}' first"
@@ -179,13 +186,13 @@ class Compiler:
 
     # people table: profiles plus the computed attributes the definition uses -------------
     def _people(self, definition: SegmentDefinition) -> ir.Table:
-        people = self.ws.profiles
+        people = self.facts.table("profiles")
         used = {c["property"] for c in definition.iter_conditions() if c["kind"] == "property"}
         needed: dict[str, list[str]] = {}
         for prop in sorted(used - set(people.columns)):
             needed.setdefault(COMPUTED[prop][0], []).append(prop)
         for table, cols in needed.items():
-            attrs = self.attributes[table] if table in self.attributes else self.ws.table(table)
+            attrs = self.attributes[table] if table in self.attributes else self.facts.table(table)
             attrs = attrs.select(_seg_key=attrs.profile_id, **{c: attrs[c] for c in cols})
             people = people.left_join(attrs, people.profile_id == attrs._seg_key).drop("_seg_key")
         return people
@@ -271,11 +278,11 @@ class Compiler:
         if c["metric"] in self.facts.custom_metrics:
             ev = metrics.events_for(self.ws, c["metric"], self.facts.custom_metrics)
         else:  # a raw event name (checked already): skip events_for's per-call name lookup
-            ev = self.ws.events
+            ev = self.facts.table("events")
             ev = ev.filter(ev.metric == c["metric"])
         from_catalog = sorted({w["property"] for w in c["where"]} - set(ev.columns))
         if from_catalog:
-            cat = self.ws.catalog
+            cat = self.facts.table("catalog")
             cat = cat.select(_seg_pid=cat.product_id, **{p: cat[p] for p in from_catalog})
             cat = cat.distinct(on="_seg_pid", keep="first")
             ev = ev.left_join(cat, ev.product_id == cat._seg_pid).drop("_seg_pid")
