@@ -76,6 +76,7 @@ def store(tmp_path):
     ws.close()
 
 
+@pytest.mark.filterwarnings("ignore::cdp_lib.audience.HistoryWarning")  # a fresh history, on purpose
 @pytest.mark.parametrize("which", ["none", "today", "ten_days_ago"])
 def test_one_audience_one_number_through_every_path(store, tmp_path, capsys, which):
     from cdp_lib import clv, clv_summary, kpi, orders, rfm
