@@ -225,7 +225,7 @@ def test_bad_day_counts_are_refused_before_anything_is_written(days):
             backfill(ws, days, as_of=AS_OF, library=_library())
         with pytest.raises(InputError, match=r"backfill: expected a whole number of days"):
             refresh(ws, library=_library(), as_of=AS_OF, backfill_days=days)
-        assert not ws.has_table("segment_refreshes") or ws.table("segment_refreshes").count().execute() == 0
+        assert not ws.has_table("segment_refreshes")  # refused before any table is created
     finally:
         ws.close()
 

@@ -171,6 +171,10 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
     (`cdp_lib.segments.backfill.backfill`, in the same transaction); the result then also has
     the columns `backfilled_days`, `backfill_from` and `backfill_note`.
     """
+    if backfill_days is not None:
+        from cdp_lib.segments.backfill import backfill_rows, check_days
+
+        check_days(backfill_days)
     library = load_library(folder) if library is None else dict(library)
     order = dependency_order(library)
     wanted = set(order) if names is None else set(names)
@@ -188,10 +192,6 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
     rows = []
     temps = []
     filled = None
-    if backfill_days is not None:
-        from cdp_lib.segments.backfill import backfill_rows, check_days
-
-        check_days(backfill_days)
     with ws.transaction():
         if backfill_days is not None:
             filled = backfill_rows(ws, library, [n for n in order if n in wanted], backfill_days, as_of,
