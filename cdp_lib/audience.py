@@ -166,17 +166,24 @@ def history_gap(ws: Workspace, params: AudienceParams, names: Sequence[str]) -> 
     if not ws.has_table("segment_refreshes") or not names:
         return None
     r = ws.table("segment_refreshes")
-    firsts = r.filter(r.segment.isin(list(names))).group_by("segment").agg(first=r.as_of.min()).execute()
+    r = r.filter(r.segment.isin(list(names)))
+    spans = r.group_by("segment").agg(first=r.as_of.min(), last=r.as_of.max()).execute()
     lo = pd.Timestamp(params.start, tz="UTC")
-    late = firsts[firsts["first"] > lo].sort_values(["first", "segment"])
+    late = spans[spans["first"] > lo].sort_values(["first", "segment"])
     if late.empty:
         return None
-    days = min((as_of_day(None) - params.start).days + 1, 3_660)
+    # A refresh may not go back in time: backfill from the latest refresh's day (the end of the
+    # day before the period is the first snapshot needed: membership during a day comes from the
+    # snapshot at the end of the day before).
+    last_day = pd.Timestamp(late["last"].max()).tz_convert("UTC").date()
+    days = min(max((last_day - params.start).days + 1, 1), 3_660)
+    as_of = "" if last_day == as_of_day(None) else f"--as-of {last_day} "
     first = late.iloc[0]
     more = f" and {len(late) - 1} more" if len(late) > 1 else ""
     return (f"history of {first['segment']!r}{more} starts {pd.Timestamp(first['first']):%Y-%m-%d %H:%M} UTC, after the "
             f"period's start {params.start}: members before then are not counted and their conversions not credited; "
-            f"run 'cdp segment refresh --backfill {max(days, 1)}' to reconstruct the history")
+            f"run 'cdp segment refresh {as_of}--backfill {days}' to reconstruct it (segments built on CLV "
+            "predictions or samples cannot be reconstructed)")
 
 
 def attributed_conversions_table(ws: Workspace, params: AudienceParams, metrics=None) -> ir.Table:

@@ -279,3 +279,24 @@ def test_audience_performance_warns_then_counts_after_a_backfill(tmp_path, capsy
     assert main(["--db", str(db2), "segment", "refresh", "--folder", str(folder), "--backfill", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "backfill: expected a whole number of days" in err[0]
+
+
+def test_history_warning_names_the_as_of_of_a_past_history_and_its_backfill_silences_it():
+    import warnings
+
+    from cdp_lib.audience import HistoryWarning, audience_params, audience_performance_table
+
+    ws = _workspace(_as_rows([("p1", "Placed Order", -3), ("p1", "Placed Order", -8)]), [])
+    library = {"Recent": load_definition(SPECS["Recent"])}
+    try:
+        refresh(ws, library=library, as_of=AS_OF)
+        params = audience_params(["Recent"], "last_7_days", as_of=AS_OF.isoformat())
+        with pytest.warns(HistoryWarning, match=r"run 'cdp segment refresh --as-of 2025-06-20 --backfill 7' "
+                                                 r"to reconstruct it \(segments built on CLV"):
+            audience_performance_table(ws, params).execute()
+        refresh(ws, library=library, as_of=AS_OF, backfill_days=7)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", HistoryWarning)
+            audience_performance_table(ws, params).execute()
+    finally:
+        ws.close()
