@@ -300,3 +300,16 @@ def test_history_warning_names_the_as_of_of_a_past_history_and_its_backfill_sile
             audience_performance_table(ws, params).execute()
     finally:
         ws.close()
+
+
+def test_backfilled_spells_are_marked_for_activation_and_open_ones_are_not():
+    events = [("p1", "Placed Order", "2025-06-12T00:00:00Z"), ("p0", "Placed Order", "2025-06-19T10:00:00Z")]
+    ws = _workspace(events, [])
+    library = {"Recent": load_definition(SPECS["Recent"])}
+    try:
+        refresh(ws, library=library, as_of=AS_OF, backfill_days=10)
+        spells = ws.table("segment_membership").execute().set_index("profile_id")
+        assert bool(spells.loc["p1", "backfilled"]) and spells.loc["p1", "left_at"] == as_of_end("2025-06-16")
+        assert not bool(spells.loc["p0", "backfilled"]) and pd.isna(spells.loc["p0", "left_at"])
+    finally:
+        ws.close()

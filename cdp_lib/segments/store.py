@@ -2,7 +2,10 @@
 
 Tables (contract in docs/architecture.md and docs/segments.md):
 
-- `segment_membership (segment, profile_id, joined_at, left_at)`: membership spells.
+- `segment_membership (segment, profile_id, joined_at, left_at, backfilled)`: membership
+  spells; `backfilled` is true for closed spells a backfill inserted (they lie wholly in the
+  past, so activation never fires on them); spells still open, and recorded spells a backfill
+  extends back, keep false, so their later real `left` still fires.
 - `segment_refreshes (segment, refreshed_at, as_of, members, entered, left, backfilled)`: one
   row per segment and evaluated moment; `backfilled` is true for moments reconstructed by
   `cdp segment refresh --backfill` rather than recorded by a refresh on the day.
@@ -22,7 +25,8 @@ from cdp_lib import schema
 from cdp_lib.errors import InputError
 from cdp_lib.workspace import Workspace
 
-MEMBERSHIP = {"segment": "VARCHAR", "profile_id": "VARCHAR", "joined_at": "TIMESTAMPTZ", "left_at": "TIMESTAMPTZ"}
+MEMBERSHIP = {"segment": "VARCHAR", "profile_id": "VARCHAR", "joined_at": "TIMESTAMPTZ", "left_at": "TIMESTAMPTZ",
+              "backfilled": "BOOLEAN"}
 REFRESHES = {
     "segment": "VARCHAR", "refreshed_at": "TIMESTAMPTZ", "as_of": "TIMESTAMPTZ",
     "members": "BIGINT", "entered": "BIGINT", "left": "BIGINT", "backfilled": "BOOLEAN",
@@ -38,7 +42,8 @@ def ensure_tables(ws: Workspace) -> None:
     for name, columns in (("segment_membership", MEMBERSHIP), ("segment_refreshes", REFRESHES),
                           ("segment_current", CURRENT)):
         ws.duckdb.execute(schema.create_table_sql(name, columns))
-    ws.duckdb.execute("ALTER TABLE segment_refreshes ADD COLUMN IF NOT EXISTS backfilled BOOLEAN DEFAULT false")
+    for table in ("segment_membership", "segment_refreshes"):
+        ws.duckdb.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backfilled BOOLEAN DEFAULT false")
 
 
 def store_members(ws: Workspace, segment: str, members: ir.Table, moment: pd.Timestamp,
@@ -62,7 +67,8 @@ def store_members(ws: Workspace, segment: str, members: ir.Table, moment: pd.Tim
         [moment, segment],
     ).fetchone()[0]
     entered = db.execute(
-        f'INSERT INTO segment_membership SELECT ?, n.profile_id, ?, NULL FROM "{tmp_name}" n '
+        f'INSERT INTO segment_membership (segment, profile_id, joined_at, left_at, backfilled) '
+        f'SELECT ?, n.profile_id, ?, NULL, false FROM "{tmp_name}" n '
         "WHERE n.profile_id NOT IN (SELECT profile_id FROM segment_membership WHERE segment = ? AND left_at IS NULL)",
         [segment, moment, segment],
     ).fetchone()[0]
@@ -156,7 +162,8 @@ def apply_backfill(ws: Workspace, segment: str, refreshed_at: pd.Timestamp) -> l
     else:
         reaches_f = "r.last_i <= ?"
     db.execute(  # every other run is a spell of its own, closed at the next snapshot (open at the end)
-        "INSERT INTO segment_membership SELECT ?, r.profile_id, a.moment, b.next_moment "
+        "INSERT INTO segment_membership (segment, profile_id, joined_at, left_at, backfilled) "
+        "SELECT ?, r.profile_id, a.moment, b.next_moment, b.next_moment IS NOT NULL "
         "FROM _cdp_runs r JOIN _cdp_moments a ON a.i = r.first_i JOIN _cdp_moments b ON b.i = r.last_i "
         f"WHERE {reaches_f}",
         [segment, last_i],
