@@ -182,7 +182,7 @@ def test_backfilled_history_never_fires(ws, tmp_path, env_secret, receiver):
     run_once(ws, folder, outbox)
     set_members(ws, "VIP", ["a", "b", "c"], "2025-06-02T23:59:59")
     # Another job reconstructs history and marks its rows; here c's spell is such a row.
-    ws.duckdb.execute("ALTER TABLE segment_membership ADD COLUMN backfilled BOOLEAN")
+    ws.duckdb.execute("ALTER TABLE segment_membership ADD COLUMN IF NOT EXISTS backfilled BOOLEAN")  # the column now ships
     ws.duckdb.execute("UPDATE segment_membership SET backfilled = (profile_id = 'c')")
     run_once(ws, folder, outbox)
     assert receiver.profiles() == ["a", "b"]
