@@ -131,4 +131,6 @@ def net_value_table(orders: ir.Table, refunds: ir.Table, as_of_date: dt.date) ->
 
 def distinct_combinations_table(summary: ir.Table, columns: list[str]) -> ir.Table:
     """Distinct value combinations of `columns` with `weight` = number of customers."""
-    return summary.group_by(columns).agg(weight=summary.count())
+    # Ordered, so that every engine hands the fit the same rows in the same order (the fit sums
+    # over rows, and floating-point sums depend on their order).
+    return summary.group_by(columns).agg(weight=summary.count()).order_by(columns)

@@ -122,3 +122,41 @@ def browser():
         )
         yield b
         b.close()
+
+
+# -- Spark (owned by the Spark-engine engineer) ------------------------------------------------
+# One local Spark session per test session: starting the JVM costs tens of seconds.
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """A local Spark session (2 cores, small shuffles), shared by every Spark test."""
+    from pyspark.sql import SparkSession  # a test dependency (pyproject [test]), not a core one
+
+    from cdp_lib.lake.spark import configure
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("cdp-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield configure(spark)
+    spark.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_lake(demo_store_path, tmp_path_factory) -> Path:
+    """The demo store exported to a lake folder (read-only use; copy it before writing)."""
+    from cdp_lib.lake import export_lake
+
+    lake = tmp_path_factory.mktemp("demo_lake") / "lake"
+    with Workspace(demo_store_path, read_only=True) as ws:
+        export_lake(ws, lake)
+    return lake

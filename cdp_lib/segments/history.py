@@ -182,12 +182,18 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
         raise InputError(f"no segment named {n!r} in {folder}{suggest(n, library)}")
     moment = as_of_end(as_of)
     refreshed_at = pd.Timestamp.now(tz="UTC")
-    ensure_tables(ws)
+    if ws.is_duckdb:
+        ensure_tables(ws)
     facts = Facts(ws)
     from cdp_lib.segments.compile import check_definition
 
     for name in order:
         check_definition(ws, library[name], library, facts)
+    if not ws.is_duckdb:  # no UPDATE on a lake: the same history, rewritten through Ibis
+        from cdp_lib.segments.engine_store import refresh_in_engine
+
+        return refresh_in_engine(ws, library, order, wanted, as_of, moment, refreshed_at, facts,
+                                 list(REFRESHES), progress)
     resolved: dict[str, ir.Table] = {}
     rows = []
     temps = []
