@@ -69,13 +69,16 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
     spells = entered_rows.select("segment", "profile_id", joined_at=at, left_at=none)
     if old is not None:
         kept = old.filter(~is_open).select("segment", "profile_id", "joined_at", "left_at")
-        history = ibis.union(kept, closed, spells)
+        history = ibis.union(*(_typed(t) for t in (kept, closed, spells)))
     else:
-        history = spells
+        history = _typed(spells)
     size = new.group_by("segment").agg(members=new.count()).execute()
     entered = entered_rows.group_by("segment").agg(n=entered_rows.count()).execute()
-    left = (closed.filter(closed.left_at == at).group_by("segment").agg(n=closed.count()).execute()
-            if old is not None else pd.DataFrame(columns=["segment", "n"]))
+    if old is not None:
+        gone = closed.filter(closed.left_at == at)
+        left = gone.group_by("segment").agg(n=gone.count()).execute()
+    else:
+        left = pd.DataFrame(columns=["segment", "n"])
     ws.write_table("segment_membership", history, mode="replace")
     rows = []
     for name in stored:
@@ -92,6 +95,11 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
     ws.write_table("segment_refreshes", frame, mode="append")
     rebuild_current(ws)
     return frame
+
+
+def _typed(t: ir.Table) -> ir.Table:
+    """One column type per column, whatever precision a backend reports for stored timestamps."""
+    return t.cast({"segment": "string", "profile_id": "string", "joined_at": UTC_TIMESTAMP, "left_at": UTC_TIMESTAMP})
 
 
 def _count(frame: pd.DataFrame, segment: str, column: str) -> int:
