@@ -116,6 +116,21 @@ class Workspace:
             self._con = ibis.duckdb.from_connection(self._raw)
         return self._con
 
+    @classmethod
+    def open(cls, db: str | os.PathLike = DEFAULT_PATH, read_only: bool = False, engine: str = "duckdb",
+             lake: str | os.PathLike | None = None, spark_master: str | None = None) -> "Workspace":
+        """The workspace a notebook or script asked for by parameters, as the CLI's global options:
+        the DuckDB file `db` (engine 'duckdb'), or Spark over the `lake` folder (engine 'spark')."""
+        if engine == "duckdb":
+            if lake:
+                raise WorkspaceError(f"lake {lake} is read by engine 'spark'; set engine: spark or leave lake empty")
+            return cls(db, read_only=read_only)
+        if engine == "spark":
+            if not lake:
+                raise WorkspaceError("engine 'spark' reads a lake folder: set lake (write one with 'cdp export lake DIR')")
+            return cls.from_spark(lake, master=spark_master or None)
+        raise WorkspaceError(f"engine must be 'duckdb' or 'spark', not {engine!r}")
+
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> "Workspace":
         return self
