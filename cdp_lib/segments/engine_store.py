@@ -46,7 +46,9 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
     parts = []
     for name in order:
         members = Compiler(ws, as_of, library, resolved, facts).members(library[name])
-        resolved[name] = members.select("profile_id").distinct().cache()
+        # Not materialised one by one (a job each on Spark): segments that use `in_segment`
+        # inline the referenced expression; all stored segments are materialised once below.
+        resolved[name] = members.select("profile_id").distinct()
         if name in wanted:
             parts.append(resolved[name].mutate(segment=ibis.literal(name, type="string")))
         if progress is not None:
