@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pytest
+from ibis.common.exceptions import UnsupportedOperationError
 
 from cdp_lib import Workspace
 
@@ -271,6 +272,9 @@ FUNNELS = [
 ]
 
 
+# funnel.py (being rewritten on the funnel branch without ASOF joins) still uses an ASOF join, which Ibis cannot
+# compile for Spark SQL. Any other failure fails the test; once the rewrite lands, it passes.
+@pytest.mark.xfail(raises=UnsupportedOperationError, reason="funnel.py uses an ASOF join (not in Spark SQL)")
 @pytest.mark.parametrize("spec", FUNNELS, ids=lambda s: f"{len(s['steps'])}steps-{s['window']}")
 def test_funnels(engines, spec):
     from cdp_lib.funnel import funnel_frame, funnel_params
