@@ -66,11 +66,13 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
         closed = marked.select(
             "segment", "profile_id", "joined_at",
             left_at=ibis.ifelse(marked.profile_id_new.isnull(), at, marked.left_at),
+            backfilled=_flag(marked),
         )
         entered_rows = new.anti_join(open_, ["segment", "profile_id"])
-    spells = entered_rows.select("segment", "profile_id", joined_at=at, left_at=none)
+    spells = entered_rows.select("segment", "profile_id", joined_at=at, left_at=none,
+                                 backfilled=ibis.literal(False))
     if old is not None:
-        kept = old.filter(~is_open).select("segment", "profile_id", "joined_at", "left_at")
+        kept = old.filter(~is_open).select("segment", "profile_id", "joined_at", "left_at", backfilled=_flag(old))
         history = ibis.union(*(_typed(t) for t in (kept, closed, spells)))
     else:
         history = _typed(spells)
@@ -87,7 +89,7 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
         rows.append({
             "segment": name, "refreshed_at": refreshed_at, "as_of": moment,
             "members": _count(size, name, "members"), "entered": _count(entered, name, "n"),
-            "left": _count(left, name, "n"),
+            "left": _count(left, name, "n"), "backfilled": False,
         })
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("refreshed_at", "as_of"):
@@ -101,7 +103,13 @@ def refresh_in_engine(ws: Workspace, library: Mapping[str, SegmentDefinition], o
 
 def _typed(t: ir.Table) -> ir.Table:
     """One column type per column, whatever precision a backend reports for stored timestamps."""
-    return t.cast({"segment": "string", "profile_id": "string", "joined_at": UTC_TIMESTAMP, "left_at": UTC_TIMESTAMP})
+    return t.cast({"segment": "string", "profile_id": "string", "joined_at": UTC_TIMESTAMP, "left_at": UTC_TIMESTAMP,
+                   "backfilled": "boolean"})
+
+
+def _flag(t: ir.Table) -> ir.BooleanValue:
+    """A spell's `backfilled` mark (history written before the column existed has none)."""
+    return t.backfilled.fill_null(False) if "backfilled" in t.columns else ibis.literal(False)
 
 
 def _count(frame: pd.DataFrame, segment: str, column: str) -> int:
