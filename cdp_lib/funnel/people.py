@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from cdp_lib.dates import today
 from cdp_lib.errors import InputError
 from cdp_lib.filters import where_expr
 from cdp_lib.funnel.match import apply_exclusion, match_per_entry, match_shared_chains, step_times
@@ -48,7 +49,7 @@ def _resolve_dates(params: FunnelParams, first: ir.Table) -> tuple[dt.date, dt.d
     if start is None or end is None:
         last = first.timestamp.max().execute()
         if last is None or last != last:  # no event, or NaT
-            anchor = dt.datetime.now(dt.timezone.utc).date()
+            anchor = today()
         else:
             anchor = last.date()
         end = end or anchor
