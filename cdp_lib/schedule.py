@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from croniter import croniter
 
-from cdp_lib import runner
+from cdp_lib import local_db, runner
 from cdp_lib.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -276,14 +276,8 @@ class State:
                     error TEXT, report TEXT, scheduler TEXT)"""
             )
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            with con:
-                yield con
-        finally:
-            con.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return local_db.transaction(self.path)
 
     def last_slot(self, job: str) -> dt.datetime | None:
         with self._connect() as con:

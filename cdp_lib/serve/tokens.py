@@ -16,8 +16,8 @@ import re
 import secrets
 import sqlite3
 from pathlib import Path
-from typing import Iterator
 
+from cdp_lib import local_db
 from cdp_lib.errors import InputError
 from cdp_lib.workspace import DEFAULT_PATH
 
@@ -47,14 +47,8 @@ class TokenStore:
     def for_workspace(cls, db: str | os.PathLike | None = None) -> "TokenStore":
         return cls(tokens_path(db))
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            with con:
-                yield con
-        finally:
-            con.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return local_db.transaction(self.path)
 
     def create(self, name: str) -> str:
         """A new token called `name`; returns it (the only time it is shown)."""
