@@ -434,3 +434,14 @@ def test_scheduled_notebook_imports_from_postgres_then_a_rerun_loads_nothing(tmp
     assert line.rstrip().endswith("disabled") and "not found" not in line
     job = {j["name"]: j for j in schedule["jobs"]}["warehouse-import"]
     assert job["enabled"] is False and job["parameters"].endswith("warehouse_import/crm_customers.yaml")
+    # Enabled with a real from_url, the scheduler runs it; still nothing new to load.
+    from cdp_lib import schedule as sched
+
+    one = sched.parse_schedule({"settings": {"reports_dir": str(reports)}, "jobs": [
+        {**job, "enabled": True, "parameters": str(tmp_path / "import.yaml")}]})
+    (result,) = sched.Scheduler(one, str(db)).run_due()
+    assert result.status == "succeeded", result.error
+    (row,) = pd.read_csv(reports / "warehouse_import" / result.run_id / "import_run.csv").to_dict("records")
+    assert (row["read"], row["loaded"], row["duplicates"]) == (1, 0, 1)
+    with Workspace(db) as ws:
+        assert ws.duckdb.execute("SELECT count(*) FROM profiles").fetchone()[0] == 3
