@@ -380,3 +380,68 @@ def test_random_rounds_of_changes_keep_a_duckdb_target_equal(tmp_path):
             sync(ws, SyncParams(to=url, batch_rows=int(rng.integers(3, 30))))
         for t in ("profiles", "events"):
             assert_equal(db, url, t)
+
+
+@pytest.mark.postgres
+@pytest.mark.notebook
+def test_scheduled_notebook_imports_from_postgres_then_a_rerun_loads_nothing(tmp_path, pg_url, capsys):
+    """The `warehouse-import` job's notebook, run as the scheduler runs it, against a real table."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    con = ibis.connect(pg_url)
+    con.create_table("customers", pd.DataFrame({
+        "CustomerNo": ["c1", "c2", "c3"], "email": ["a@x.com", "b@x.com", "c@x.com"],
+        "first_name": ["Ann", "Bob", "Cy"], "modified_at": [t0, t0, t0 + pd.Timedelta(hours=1)]}))
+    con.disconnect()
+    # The shipped parameters file with the placeholder database replaced, as a user would.
+    params = yaml.safe_load((repo / "parameters/warehouse_import/crm_customers.yaml").read_text())
+    assert params["mapping"] == {"CustomerNo": "external_id"}
+    (tmp_path / "import.yaml").write_text(yaml.safe_dump({**params, "from_url": pg_url}))
+    db = tmp_path / "cdp.duckdb"
+    Workspace(db).close()
+    reports = tmp_path / "reports"
+    args = ["--db", str(db), "run", "warehouse_import", "-f", str(tmp_path / "import.yaml"),
+            "--reports-dir", str(reports)]
+
+    def run() -> dict:
+        before = set((reports / "warehouse_import").glob("*")) if (reports / "warehouse_import").exists() else set()
+        assert main(args) == 0
+        (run_dir,) = set((reports / "warehouse_import").glob("*")) - before
+        (row,) = pd.read_csv(run_dir / "import_run.csv").to_dict("records")
+        return row
+
+    first = run()
+    assert (first["table"], first["read"], first["loaded"], first["new_profiles"]) == ("profiles", 3, 3, 3)
+    with Workspace(db) as ws:
+        got = dict(ws.duckdb.execute("SELECT external_id, first_name FROM profiles").fetchall())
+    assert got == {"c1": "Ann", "c2": "Bob", "c3": "Cy"}
+    again = run()  # nothing modified: only the row at the watermark is read again, found duplicate
+    assert (again["read"], again["loaded"], again["duplicates"]) == (1, 0, 1)
+    with Workspace(db) as ws:
+        assert ws.duckdb.execute("SELECT count(*) FROM profiles").fetchone()[0] == 3
+
+    # The job is in the shipped schedule, listed, and disabled until from_url names a database.
+    schedule = yaml.safe_load((repo / "parameters/schedule.yaml").read_text())
+    schedule["settings"]["reports_dir"] = str(reports)
+    for job in schedule["jobs"]:
+        job["notebook"], job["parameters"] = str(repo / job["notebook"]), str(repo / job["parameters"])
+    (tmp_path / "schedule.yaml").write_text(yaml.safe_dump(schedule))
+    capsys.readouterr()
+    assert main(["--db", str(db), "schedule", "list", "--schedule", str(tmp_path / "schedule.yaml")]) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warehouse-import ")]
+    assert line.rstrip().endswith("disabled") and "not found" not in line
+    job = {j["name"]: j for j in schedule["jobs"]}["warehouse-import"]
+    assert job["enabled"] is False and job["parameters"].endswith("warehouse_import/crm_customers.yaml")
+    # Enabled with a real from_url, the scheduler runs it; still nothing new to load.
+    from cdp_lib import schedule as sched
+
+    one = sched.parse_schedule({"settings": {"reports_dir": str(reports)}, "jobs": [
+        {**job, "enabled": True, "parameters": str(tmp_path / "import.yaml")}]})
+    (result,) = sched.Scheduler(one, str(db)).run_due()
+    assert result.status == "succeeded", result.error
+    (row,) = pd.read_csv(reports / "warehouse_import" / result.run_id / "import_run.csv").to_dict("records")
+    assert (row["read"], row["loaded"], row["duplicates"]) == (1, 0, 1)
+    with Workspace(db) as ws:
+        assert ws.duckdb.execute("SELECT count(*) FROM profiles").fetchone()[0] == 3

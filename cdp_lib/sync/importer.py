@@ -90,3 +90,19 @@ def import_table(ws, table: str, url: str, source_table: str,
                       result.ingest.ingest_id)
     return result
 
+
+
+IMPORT_COLUMNS = ["source", "source_table", "table", "read", "loaded", "duplicates", "quarantined",
+                  "new_profiles", "merges", "ingest_id", "watermark_before", "watermark_after"]
+
+
+def import_frame(result: ImportResult):
+    """One row for a report: what the import read, what ingest made of it, the watermark moved.
+
+    Counts are 0 and `ingest_id` empty when nothing was modified since the last import.
+    """
+    import pandas as pd
+
+    row = {**{k: 0 for k in ("loaded", "duplicates", "quarantined", "new_profiles", "merges")},
+           "ingest_id": None, **result.as_dict()}
+    return pd.DataFrame([{k: row.get(k) for k in IMPORT_COLUMNS}], columns=IMPORT_COLUMNS)
