@@ -21,7 +21,8 @@ from cdp_lib.cli import main
 from cdp_lib.segments.history import ensure_tables, rebuild_current, store_members
 from cdp_lib.serve.tokens import TokenStore, hash_token
 from cdp_lib.snapshots import publish
-from cdp_lib.testing import workspace_from_frames
+from cdp_lib.ingest import ingest_rows
+from cdp_lib.workspace import Workspace
 
 PROFILES = pd.DataFrame({"profile_id": ["a", "b", "c"], "external_id": ["X1", "X2", None],
                          "email": [" Ann@Example.com", "bob@example.com", None]})
@@ -47,7 +48,9 @@ def get(url: str, token: str | None = None, data: bytes | None = None):
 @pytest.fixture
 def api(tmp_path):
     db = tmp_path / "cdp.duckdb"
-    ws = workspace_from_frames(str(db), profiles=PROFILES)
+    ws = Workspace(db)
+    # Through ingest, so identities exist as in any real store (the slow test ingests events).
+    assert ingest_rows(ws, "profiles", PROFILES, "profiles fixture").loaded == 3
     ensure_tables(ws)
     moment = pd.Timestamp("2025-06-01T23:59:59", tz="UTC")
     with ws.transaction():
