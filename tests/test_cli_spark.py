@@ -7,7 +7,6 @@ import shutil
 
 import pandas as pd
 import pytest
-from ibis.common.exceptions import UnsupportedOperationError
 
 from cdp_lib.cli import main
 
@@ -76,9 +75,6 @@ def test_audience_performance(stores, capsys):
     assert_same_file(got, want, ["segment"])
 
 
-# funnel.py (being rewritten on the funnel branch without ASOF joins) still uses an ASOF join, which Ibis cannot
-# compile for Spark SQL. Any other failure fails the test; once the rewrite lands, it passes.
-@pytest.mark.xfail(raises=UnsupportedOperationError, reason="funnel.py uses an ASOF join (not in Spark SQL)")
 def test_funnel(stores, capsys):
     steps = ["--step", "Viewed Product", "--step", "Added to Cart", "--step", "Placed Order"]
     got, want = run_both(stores, ["funnel", *steps, "--window", "7d"], "funnel", capsys)

@@ -14,7 +14,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pytest
-from ibis.common.exceptions import UnsupportedOperationError
 
 from cdp_lib import Workspace
 
@@ -272,9 +271,6 @@ FUNNELS = [
 ]
 
 
-# funnel.py (being rewritten on the funnel branch without ASOF joins) still uses an ASOF join, which Ibis cannot
-# compile for Spark SQL. Any other failure fails the test; once the rewrite lands, it passes.
-@pytest.mark.xfail(raises=UnsupportedOperationError, reason="funnel.py uses an ASOF join (not in Spark SQL)")
 @pytest.mark.parametrize("spec", FUNNELS, ids=lambda s: f"{len(s['steps'])}steps-{s['window']}")
 def test_funnels(engines, spec):
     from cdp_lib.funnel import funnel_frame, funnel_params
@@ -284,3 +280,55 @@ def test_funnels(engines, spec):
     want, got = (funnel_frame(ws, p) for ws in engines)
     keys = ([spec["breakdown"]] if spec.get("breakdown") else []) + ["step"]
     assert_same(got, want, keys, min_rows=2)
+
+
+# Hand-built logs made to be hard (tests/test_funnel_reference.py): every step repeated on a
+# coarse grid (ties everywhere), rows shuffled, event ids not following time, several entries per
+# person, an exclusion, a breakdown folded to the top 2. Spark must give the brute-force
+# reference's people and report, as DuckDB does (one lake, both matchers).
+ADVERSARIAL = [
+    (["A", "B", "C", "D"], "1h", 5, ("X", 1, 4), "country", True),
+    (["A", "B(web)", "C"], "1d", 2, None, "channel", False),
+    (["A", "B", "A"], "30m", 6, ("X", 2, 3), None, False),
+    (["A(not POS)", "A", "B", "A"], "1h", 8, None, "country", False),
+]
+
+
+@pytest.fixture(scope="module")
+def adversarial_log(spark_session, tmp_path_factory):
+    """(rows, profiles, duckdb workspace, spark workspace) of one random hard log."""
+    from test_funnel_reference import random_log
+
+    from cdp_lib.lake import export_lake
+    from cdp_lib.testing import workspace_from_frames
+
+    rows, profiles = random_log(7, people=60, per_person=24, grid_s=1800, ticks=48)
+    folder = tmp_path_factory.mktemp("funnel_log")
+    duck = workspace_from_frames(str(folder / "cdp.duckdb"), profiles=pd.DataFrame(profiles), events=pd.DataFrame(rows))
+    export_lake(duck, folder / "lake", tables=["profiles", "events"])
+    yield rows, profiles, duck, Workspace.from_spark(folder / "lake", session=spark_session)
+    duck.close()
+
+
+@pytest.mark.parametrize(("steps", "grid", "window_ticks", "exclusion", "breakdown", "shared_chains"), ADVERSARIAL,
+                         ids=lambda v: "-".join(v) if isinstance(v, list) else None)
+def test_funnel_on_hard_logs_matches_the_reference(adversarial_log, steps, grid, window_ticks, exclusion, breakdown,
+                                                    shared_chains):
+    from test_funnel_reference import BASE, GRIDS, STEP_KINDS, reference
+    from test_funnel_reference import assert_same as assert_reference
+
+    from cdp_lib.funnel import funnel_frame, funnel_params, funnel_people_table
+
+    rows, profiles, duck, spark = adversarial_log
+    window_s = window_ticks * GRIDS[grid]
+    start_day, end_day = BASE.date(), (BASE + pd.Timedelta(hours=12)).date()
+    excl = [exclusion] if exclusion else []
+    p = funnel_params([STEP_KINDS[s][0] for s in steps], f"{window_s // 60}m", str(start_day), str(end_day),
+                      breakdown, 2, [{"metric": m, "after_step": a, "before_step": b} for m, a, b in excl])
+    ref = reference(rows, profiles, steps, window_s, BASE, pd.Timestamp(end_day, tz="UTC") + pd.Timedelta(days=1),
+                    excl, breakdown, 2)
+    people = funnel_people_table(spark, p, metrics={}, shared_chains=shared_chains).execute()
+    report = funnel_frame(spark, p, metrics={})
+    assert_reference(people, report, ref, len(steps), breakdown)
+    want = funnel_frame(duck, p, metrics={})
+    assert_same(report, want, ([breakdown] if breakdown else []) + ["step"], min_rows=len(steps))
