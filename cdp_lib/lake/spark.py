@@ -34,6 +34,9 @@ SESSION_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
 }
 EMPTY_KEY = "__empty__"
+# Session setting naming the views the last registered lake created: a session opens one lake at a
+# time, so views of an earlier lake that the new one lacks are dropped rather than left visible.
+VIEWS_CONF = "cdp.lake.views"
 
 
 def spark_session(master: str | None = None, app_name: str = "cdp-workbench", conf: dict | None = None):
@@ -72,12 +75,20 @@ def configure(session):
 
 
 def register_views(session, directory: str | os.PathLike) -> list[str]:
-    """One temporary view per table of the lake's manifest; returns the table names."""
+    """One temporary view per table of the lake's manifest; returns the table names.
+
+    Views an earlier lake registered in this session and this lake lacks are dropped: otherwise
+    results stored in that lake (segment history, snapshots) would show through in this one.
+    """
     manifest = read_manifest(directory)
     names = []
     for name, entry in manifest["tables"].items():
         _register(session, directory, manifest, name, entry)
         names.append(name)
+    earlier = [n for n in session.conf.get(VIEWS_CONF, "").split(",") if n]
+    for name in set(earlier) - set(names):
+        session.catalog.dropTempView(name)
+    session.conf.set(VIEWS_CONF, ",".join(names))
     return names
 
 
