@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
+
+from cdp_lib.plots.base import axes_for
 
 
 def plot_audience_revenue(table: pd.DataFrame, ax=None):
     """Stacked horizontal bars of email and SMS revenue per segment (`audience_performance_table`)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.9 + 0.4 * max(len(table), 1)))
+    ax = axes_for(ax, (7, 0.9 + 0.4 * max(len(table), 1)))
     ax.barh(table["segment"], table["email_revenue"], color="#2f6db5", label="email")
     ax.barh(table["segment"], table["sms_revenue"], left=table["email_revenue"], color="#e69f00", label="SMS")
     ax.invert_yaxis()

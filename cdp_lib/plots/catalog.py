@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from cdp_lib.plots.base import axes_for
 
 
 def plot_timing_histogram(histogram: pd.DataFrame, items, key: str = "product_id", ax=None):
     """Weekly buckets of days to the next order (`timing_histogram_table`), one line per item."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3))
+    ax = axes_for(ax, (7, 3))
     for item in items:
         sub = histogram[histogram[key] == item].sort_values("week")
         share = sub["purchases"] / max(sub["purchases"].sum(), 1)
@@ -33,8 +33,7 @@ def plot_co_purchase_heatmap(same_cart: pd.DataFrame, items, key: str = "product
         a, b = getattr(row, key), getattr(row, other)
         if a in pos and b in pos:
             grid[pos[a], pos[b]] = row.co_purchase_rate
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.6 + 0.45 * len(items), 1.2 + 0.4 * len(items)))
+    ax = axes_for(ax, (1.6 + 0.45 * len(items), 1.2 + 0.4 * len(items)))
     image = ax.imshow(grid, cmap="Blues", vmin=0)
     ax.set_xticks(range(len(items)), [str(i) for i in items], rotation=90, fontsize="x-small")
     ax.set_yticks(range(len(items)), [str(i) for i in items], fontsize="x-small")

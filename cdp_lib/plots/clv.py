@@ -7,22 +7,13 @@ and returns the axes.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from cdp_lib.plots.base import axes_for, frame
+
 RISK_ORDER = ["low", "medium", "high"]
 RISK_COLORS = {"low": "#4c9f70", "medium": "#e0a030", "high": "#c8553d"}
-
-
-def _axes(ax, size=(8, 4)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
-
-
-def _frame(data) -> pd.DataFrame:
-    return data if isinstance(data, pd.DataFrame) else data.execute()
 
 
 def _actual_vs_model(df: pd.DataFrame, x: str, model_col: str, ax, xlabel: str, ylabel: str):
@@ -40,7 +31,7 @@ def plot_holdout_by_frequency(by_frequency: pd.DataFrame, ax=None):
 
     `by_frequency` is `HoldoutValidation.by_frequency` (`frequency_cal, actual, predicted`).
     """
-    ax = _axes(ax)
+    ax = axes_for(ax, (8, 4))
     df = by_frequency.rename(columns={"predicted": "model"})
     _actual_vs_model(df, "frequency_cal", "model", ax, "repeat purchases in calibration period",
                      "mean purchases in holdout")
@@ -50,7 +41,7 @@ def plot_holdout_by_frequency(by_frequency: pd.DataFrame, ax=None):
 
 def plot_period_transactions(period_transactions: pd.DataFrame, ax=None):
     """Customers by number of repeat purchases, actual vs model (`HoldoutValidation.period_transactions`)."""
-    ax = _axes(ax)
+    ax = axes_for(ax, (8, 4))
     _actual_vs_model(period_transactions, "repeat_purchases", "model", ax, "repeat purchases", "customers")
     ax.set_title("Repeat purchases per customer: actual vs model")
     return ax
@@ -58,7 +49,7 @@ def plot_period_transactions(period_transactions: pd.DataFrame, ax=None):
 
 def plot_cumulative_transactions(tracking: pd.DataFrame, calibration_end=None, ax=None):
     """Cumulative repeat purchases over time, actual vs model, with the calibration end marked."""
-    ax = _axes(ax, (9, 4))
+    ax = axes_for(ax, (9, 4))
     ax.plot(tracking["day"], tracking["actual"], color="#4a6fa5", label="actual")
     ax.plot(tracking["day"], tracking["model"], color="#c8553d", linestyle="--", label="model")
     if calibration_end is not None:
@@ -72,7 +63,7 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, calibration_end=None, a
 
 def plot_matrix(matrix: pd.DataFrame, title: str, ax=None, cmap: str = "viridis"):
     """Heatmap of a frequency x recency matrix (`clv_validation.frequency_recency_matrix`)."""
-    ax = _axes(ax, (9, 5))
+    ax = axes_for(ax, (9, 5))
     sns.heatmap(matrix, cmap=cmap, ax=ax, cbar=True, xticklabels=max(1, matrix.shape[1] // 8),
                 yticklabels=max(1, matrix.shape[0] // 10))
     ax.invert_yaxis()
@@ -85,8 +76,8 @@ def plot_matrix(matrix: pd.DataFrame, title: str, ax=None, cmap: str = "viridis"
 def plot_churn_risk(predictions, model: str | None = None, ax=None):
     """Customers per churn-risk band (`clv_predictions` rows, Ibis or pandas); `model` (e.g.
     `result.report.model_name`) is named in the title as the source of the churn figures."""
-    df = _frame(predictions)
-    ax = _axes(ax, (6, 4))
+    df = frame(predictions)
+    ax = axes_for(ax, (6, 4))
     counts = df["churn_risk"].value_counts().reindex(RISK_ORDER, fill_value=0).rename_axis("churn_risk").reset_index(name="customers")
     sns.barplot(counts, x="churn_risk", y="customers", hue="churn_risk", palette=RISK_COLORS, legend=False, ax=ax)
     ax.set_xlabel("churn risk")
@@ -97,8 +88,8 @@ def plot_churn_risk(predictions, model: str | None = None, ax=None):
 
 def plot_clv_distribution(predictions, column: str = "predicted_clv", ax=None):
     """Histogram of a CLV column over customers who ordered (log-scaled counts)."""
-    df = _frame(predictions)
-    ax = _axes(ax)
+    df = frame(predictions)
+    ax = axes_for(ax, (8, 4))
     sns.histplot(df[column].dropna(), bins=50, ax=ax, color="#4a6fa5")
     ax.set_yscale("log")
     ax.set_xlabel(column.replace("_", " "))
@@ -109,8 +100,8 @@ def plot_clv_distribution(predictions, column: str = "predicted_clv", ax=None):
 
 def plot_next_orders(predictions, as_of, weeks: int = 26, ax=None):
     """Customers expected to order again per week after the as-of date."""
-    df = _frame(predictions)
-    ax = _axes(ax, (9, 4))
+    df = frame(predictions)
+    ax = axes_for(ax, (9, 4))
     dates = pd.to_datetime(df["expected_next_order_date"]).dropna()
     start = pd.Timestamp(as_of)
     weeks_ahead = ((dates - start).dt.days // 7).clip(lower=0)

@@ -17,6 +17,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from cdp_lib.cohorts import cohort_matrix
 from cdp_lib.errors import InputError
+from cdp_lib.plots.base import axes_for
 
 PERCENT = {"retention"}
 RUNNING_NOTE = "hatched: period still running (partial)"
@@ -45,8 +46,7 @@ def plot_cohort_heatmap(data: pd.DataFrame, value: str = "retention", ax=None, c
     mark running periods. Running cells are grey and hatched, never coloured on the scale.
     """
     matrix, complete = _matrices(data, value, complete)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(2 + 0.6 * matrix.shape[1], 18), min(1.5 + 0.35 * matrix.shape[0], 14)))
+    ax = axes_for(ax, (min(2 + 0.6 * matrix.shape[1], 18), min(1.5 + 0.35 * matrix.shape[0], 14)))
     shown = matrix.astype(float)
     labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in shown.index]
     running = np.zeros(shown.shape, dtype=bool)
@@ -96,8 +96,7 @@ def plot_retention_curves(long: pd.DataFrame, value: str = "retention", max_coho
     """
     if running not in ("omit", "dashed"):
         raise InputError(f"running: expected 'omit' or 'dashed', got {running!r}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+    ax = axes_for(ax, (7, 4))
     cohorts = sorted(long["cohort"].unique())[-max_cohorts:]
     data = long[long["cohort"].isin(cohorts) & (long["period"] > 0)]
     if "period_complete" not in data.columns:

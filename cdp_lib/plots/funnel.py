@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-
-def _axes(ax, size=(7, 3.5)):
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots(figsize=size)
-    return ax
+from cdp_lib.plots.base import axes_for
 
 
 def plot_funnel(steps: pd.DataFrame, breakdown: str | None = None, ax=None):
     """Bars of people per step (`funnel_frame` output), labelled with conversion from step 1."""
-    ax = _axes(ax)
+    ax = axes_for(ax, (7, 3.5))
     data = steps.assign(label=[f"{s}. {m}" for s, m in zip(steps["step"], steps["metric"])])
     sns.barplot(data=data, x="label", y="profiles", hue=breakdown, ax=ax,
                 color=None if breakdown else "#2f6db5", legend=bool(breakdown))
@@ -35,7 +29,7 @@ def plot_funnel(steps: pd.DataFrame, breakdown: str | None = None, ax=None):
 
 def plot_time_to_convert(seconds: pd.Series | pd.DataFrame, bins: int = 30, ax=None):
     """Histogram of time from step 1 to a step (`time_to_convert_table` output), in hours."""
-    ax = _axes(ax)
+    ax = axes_for(ax, (7, 3.5))
     values = seconds["seconds"] if isinstance(seconds, pd.DataFrame) else seconds
     hours = np.asarray(values, dtype=float) / 3600.0
     sns.histplot(hours, bins=bins, color="#2f6db5", ax=ax)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
+
+from cdp_lib.plots.base import axes_for
 
 
 def plot_events_per_day(totals: pd.DataFrame, ax=None):
     """Bars of events per day (`health.daily_totals` output: day, events); returns the axes."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3))
+    ax = axes_for(ax, (8, 3))
     days = pd.to_datetime(totals["day"])
     ax.bar(days, totals["events"], width=0.8, color="#2f6db5")
     ax.set_ylabel("events")

@@ -6,17 +6,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-
-def _axes(ax, size=(6, 3)):
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots(figsize=size)
-    return ax
+from cdp_lib.plots.base import axes_for
 
 
 def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactions", ax=None):
     """Horizontal bars, this period next to the previous one (`kpi_breakdown` output)."""
-    ax = _axes(ax)
+    ax = axes_for(ax, (6, 3))
     y = np.arange(len(breakdown))
     ax.barh(y + 0.2, breakdown["previous"], height=0.4, color="#b8c4d6", label="previous period")
     ax.barh(y - 0.2, breakdown["value"], height=0.4, color="#2f6db5", label="this period")
@@ -31,7 +26,7 @@ def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactio
 
 def plot_kpi_series(series: pd.DataFrame, label: str = "Average order value", ax=None):
     """A KPI per period (`kpi_series` output: period, value) as a line with markers."""
-    ax = _axes(ax)
+    ax = axes_for(ax, (6, 3))
     ax.plot(pd.to_datetime(series["period"]), series["value"], marker="o", color="#2f6db5")
     ax.set_ylabel(label)
     ax.set_title(f"{label} over time")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from cdp_lib.plots.base import axes_for
+
 
 def plot_monitor_series(days: pd.DataFrame, monitor, condition: int = 1, ax=None):
     """One condition of one monitor over time (`evaluate_days` output).
@@ -13,8 +15,7 @@ def plot_monitor_series(days: pd.DataFrame, monitor, condition: int = 1, ax=None
     change the line is the rise or fall (% or absolute) against the previous period. Days on which the
     whole monitor triggered are marked in red.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.6))
+    ax = axes_for(ax, (7, 2.6))
     cond = monitor.conditions[condition - 1]
     y = days[f"value_{condition}"] if cond.compare == "value" else days[f"change_{condition}"]
     x = pd.to_datetime(days["as_of"])

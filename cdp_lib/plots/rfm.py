@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from cdp_lib.plots.base import axes_for, frame
 from cdp_lib.rfm import GROUP_ORDER, NEVER_PURCHASED, NOT_SCORED
 
 MEDIAN_LABELS = {
@@ -15,24 +15,14 @@ MEDIAN_LABELS = {
 }
 
 
-def _frame(data) -> pd.DataFrame:
-    return data if isinstance(data, pd.DataFrame) else data.execute()
-
-
-def _axes(ax, size=(8, 4)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
-
-
 def plot_group_distribution(data, ax=None):
     """Bar chart of customers per group.
 
     `data` is an `rfm_group_counts_table` (one date: `customers`) or an
     `rfm_distribution_table` (two dates: `customers_start`, `customers_end`), Ibis or pandas.
     """
-    df = _frame(data)
-    ax = _axes(ax)
+    df = frame(data)
+    ax = axes_for(ax, (8, 4))
     if "customers_start" in df:
         long = df.melt(id_vars="rfm_group", value_vars=["customers_start", "customers_end"],
                        var_name="date", value_name="customers")
@@ -53,8 +43,8 @@ def plot_group_distribution(data, ax=None):
 
 def plot_transitions(transitions, ax=None):
     """Heatmap of customers moving from their group at the start (rows) to the end (columns)."""
-    df = _frame(transitions)
-    ax = _axes(ax, (8, 6))
+    df = frame(transitions)
+    ax = axes_for(ax, (8, 6))
     rows = [NEVER_PURCHASED, *GROUP_ORDER]
     cols = [*GROUP_ORDER, NOT_SCORED] if (df["to_group"] == NOT_SCORED).any() else list(GROUP_ORDER)
     matrix = (
@@ -73,8 +63,8 @@ def plot_medians(medians, column: str = "median_monetary", ax=None):
     one bar per date when `medians` has an `as_of` column (from `rfm_change`)."""
     if column not in MEDIAN_LABELS:
         raise ValueError(f"column must be one of {list(MEDIAN_LABELS)}, not {column!r}")
-    df = _frame(medians).copy()
-    ax = _axes(ax)
+    df = frame(medians).copy()
+    ax = axes_for(ax, (8, 4))
     hue = None
     if "as_of" in df:
         df["as_of"] = pd.to_datetime(df["as_of"]).dt.strftime("%Y-%m-%d")
