@@ -150,12 +150,11 @@ def _breakdown_members(ws: Workspace, params: CohortParams, orders: ir.Table, fi
         return joined.select(*firsts.columns, "_bd")
     prof = ws.profiles
     if prop not in prof.columns:
-        import difflib
+        from cdp_lib.keys import suggest
 
-        hint = difflib.get_close_matches(prop, sorted(set(orders.columns) | set(prof.columns)), n=3)
         raise InputError(
             f"breakdown: {prop!r} is neither a property of the first order nor a profile "
-            "property" + (f"; did you mean {', '.join(hint)}?" if hint else "")
+            "property" + suggest(prop, set(orders.columns) | set(prof.columns))
         )
     p = prof.select(_pid=prof.profile_id, _bd=prof[prop].cast("string"))
     joined = firsts.left_join(p, firsts.profile_id == p._pid)

@@ -19,7 +19,6 @@ overlapping groups never double-count revenue.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,6 +29,7 @@ import yaml
 
 from cdp_lib.errors import InputError
 from cdp_lib.filters import filter_expr, validate_filter
+from cdp_lib.keys import check_keys, suggest
 from cdp_lib.workspace import Workspace
 
 # Repository checkout layout: <root>/cdp_lib/metrics.py and <root>/parameters/metrics/.
@@ -63,9 +63,7 @@ def parse_metric(spec: Any, where: str) -> CustomMetric:
     """Validate one metric definition (a mapping); `where` names the file for messages."""
     if not isinstance(spec, Mapping):
         raise InputError(f"{where}: expected a mapping with 'name' and 'groups', got {type(spec).__name__}")
-    unknown = set(spec) - METRIC_KEYS
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(METRIC_KEYS)}")
+    check_keys(where, spec, METRIC_KEYS)
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"{where}: name: expected the metric's name as text, got {name!r}")
@@ -80,9 +78,7 @@ def parse_metric(spec: Any, where: str) -> CustomMetric:
         at = f"{where}: groups[{i}]"
         if not isinstance(group, Mapping):
             raise InputError(f"{at}: expected a mapping with 'metric', got {group!r}")
-        bad = set(group) - GROUP_KEYS
-        if bad:
-            raise InputError(f"{at}: unknown key(s) {sorted(bad)}; allowed: {sorted(GROUP_KEYS)}")
+        check_keys(at, group, GROUP_KEYS)
         metric = group.get("metric")
         if not isinstance(metric, str) or not metric:
             raise InputError(f"{at}.metric: expected a raw event name, got {metric!r}")
@@ -129,9 +125,7 @@ def _event_filter(table: ir.Table, group: MetricGroup, where: str) -> ir.Boolean
     for j, spec in enumerate(group.where):
         prop = spec["property"]
         if prop not in table.columns:
-            hint = difflib.get_close_matches(prop, list(table.columns), n=3)
-            suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
-            raise InputError(f"{where}.where[{j}].property: unknown property {prop!r}{suggestion}")
+            raise InputError(f"{where}.where[{j}].property: unknown property {prop!r}{suggest(prop, table.columns)}")
         cond = cond & filter_expr(table[prop], spec)
     return cond
 
@@ -160,9 +154,8 @@ def custom_metric_events(ws: Workspace, metric: CustomMetric) -> ir.Table:
     for i, group in enumerate(metric.groups):
         where = f"{metric.source or metric.name}: groups[{i}]"
         if group.value_property not in table.columns:
-            hint = difflib.get_close_matches(group.value_property, list(table.columns), n=3)
-            suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
-            raise InputError(f"{where}.value_property: unknown column {group.value_property!r}{suggestion}")
+            raise InputError(f"{where}.value_property: unknown column {group.value_property!r}"
+                             f"{suggest(group.value_property, table.columns)}")
         if not table[group.value_property].type().is_numeric():
             raise InputError(
                 f"{where}.value_property: column {group.value_property!r} is "
@@ -196,11 +189,9 @@ def resolve_metric(ws: Workspace, ref: str, metrics: Mapping[str, CustomMetric] 
     if not raw or ref in raw:
         return None
     known = raw + sorted(metrics)
-    hint = difflib.get_close_matches(ref, known, n=3, cutoff=0.5)
-    suggestion = f"did you mean {', '.join(repr(h) for h in hint)}? " if hint else ""
     raise InputError(
         f"metric {ref!r} is neither an event name in the workspace nor a custom metric in "
-        f"parameters/metrics/; {suggestion}Known: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}"
+        f"parameters/metrics/{suggest(ref, known, cutoff=0.5)}; known: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}"
     )
 
 

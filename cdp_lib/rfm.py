@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 from cdp_lib import schema
 from cdp_lib.dates import as_of_day
 from cdp_lib.errors import DataError, InputError
+from cdp_lib.keys import check_keys, suggest
 from cdp_lib.metrics import events_for
 from cdp_lib.prerequisites import (
     RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
@@ -217,10 +217,7 @@ class RfmParams:
                     f"{where}: {key}: recency cannot use quantiles (recent is a number of days, "
                     "not a rank); use recency_days_thresholds: [180, 365]"
                 )
-            if key not in known:
-                hint = difflib.get_close_matches(key, sorted(known), n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
-                raise InputError(f"{where}: unknown parameter {key!r}{suggestion}")
+        check_keys(where, data, known, noun="parameter")
         try:
             return cls(**data)
         except InputError as exc:
@@ -297,11 +294,10 @@ def _explain_no_orders(ws: Workspace, params: RfmParams, events: ir.Table, posit
     stats = events.aggregate(n=events.count(), positive=(events.value > 0).sum()).execute().iloc[0]
     if int(stats["n"]) == 0:
         names = sorted(str(m) for m in ws.events.metric.distinct().execute()["metric"].dropna())
-        hint = difflib.get_close_matches(metric, names, n=3)
-        suggestion = f"did you mean {', '.join(map(repr, hint))}?" if hint else (
-            f"metrics in the workspace: {', '.join(names[:10]) or 'none (load events first)'}"
+        suggestion = suggest(metric, names) or (
+            f"; metrics in the workspace: {', '.join(names[:10]) or 'none (load events first)'}"
         )
-        raise InputError(f"metric {metric!r} has no events in the workspace; {suggestion}")
+        raise InputError(f"metric {metric!r} has no events in the workspace{suggestion}")
     if int(stats["positive"] or 0) == 0:
         raise DataError(
             f"no orders to score: all {int(stats['n']):,} {metric!r} events have a value <= 0 or "

@@ -123,7 +123,7 @@ def test_errors_without_history_and_for_unknown_segments():
     with pytest.raises(InputError, match="run 'cdp segment refresh' first, or pass explicit member lists"):
         audience_performance_table(ws, params, metrics={})
     params = audience_params(segments=["VIPs"], period="custom", start="2024-03-01", end="2024-03-31")
-    with pytest.raises(InputError, match="segment 'VIPs' has no membership history; did you mean VIP"):
+    with pytest.raises(InputError, match="segment 'VIPs' has no membership history; did you mean 'VIP'"):
         audience_performance_table(ws, params, members={"VIP": ["p1"]}, metrics={})
     with pytest.raises(InputError, match=r"windows\['Clicked Email'\]: channel 'push'"):
         audience_params(windows={"Clicked Email": ["push", "1d"]})

@@ -187,7 +187,7 @@ def test_unknown_metric_names_closest_event_names():
 def test_unknown_breakdown_property_suggests():
     ws = workspace_from_frames(events=log(("p", "A", 0), ("p", "B", 1)))
     params = funnel_params(["A", "B"], from_date="2024-03-01", to_date="2024-03-31", breakdown="chanel")
-    with pytest.raises(InputError, match="did you mean channel"):
+    with pytest.raises(InputError, match="did you mean 'channel'"):
         funnel_people_table(ws, params, metrics={})
 
 

@@ -52,7 +52,7 @@ def check_trigger(ws: Workspace, trigger: TriggerParams, library: Mapping | None
             raise NotComputedError(f"{trigger.source}: no segment history yet; run 'cdp segment refresh' first")
         r = ws.table("segment_refreshes")
         if int(r.filter(r.segment == trigger.segment).count().execute()) == 0:
-            from cdp_lib.segments.definition import suggest
+            from cdp_lib.keys import suggest
 
             known = sorted(r.select("segment").distinct().segment.execute())
             raise NotComputedError(

@@ -25,7 +25,8 @@ from urllib.parse import urlparse
 import yaml
 
 from cdp_lib.errors import InputError
-from cdp_lib.segments.definition import SegmentDefinition, parse_definition, suggest
+from cdp_lib.keys import suggest, unknown_key_message
+from cdp_lib.segments.definition import SegmentDefinition, parse_definition
 
 DEFAULT_FOLDER = "parameters/triggers"
 TOP_KEYS = {"name", "description", "on", "filter", "destination", "enabled", "since", "late_days"}
@@ -85,8 +86,7 @@ def _names(where: str, key: str, value: Any) -> tuple[str, ...]:
 def _check_keys(where: str, key: str, data: Mapping, allowed: set[str]) -> None:
     for k in data:
         if k not in allowed:
-            raise _err(where, f"{key}.{k}" if key else str(k),
-                       f"unknown key{suggest(str(k), allowed)}; allowed: {', '.join(sorted(allowed))}")
+            raise _err(where, f"{key}.{k}" if key else str(k), unknown_key_message(k, allowed))
 
 
 def _number(where: str, key: str, value: Any, minimum: float, integer: bool = False) -> float:

@@ -28,13 +28,9 @@ def apps_dir() -> Path:
 
 def notebook_path(name: str) -> Path:
     if name not in APPS:
-        from difflib import get_close_matches
+        from cdp_lib.keys import suggest
 
-        hint = get_close_matches(name, APPS, n=1)
-        raise InputError(
-            f"unknown app {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-            + f" Apps: {', '.join(APPS)}"
-        )
+        raise InputError(f"unknown app {name!r}{suggest(name, APPS)} Apps: {', '.join(APPS)}")
     path = apps_dir() / f"{name}.ipynb"
     if not path.is_file():
         raise InputError(f"app notebook {path} is missing; run from the workbench checkout")

@@ -94,7 +94,7 @@ def _select(defs, names, directory):
     if not names:
         return defs
     from cdp_lib.errors import InputError
-    from cdp_lib.segments.definition import suggest
+    from cdp_lib.keys import suggest
 
     known = {d.name: d for d in defs}
     for n in names:

@@ -33,12 +33,11 @@ def _segment_members(ws: Workspace, segment: str) -> ir.Table:
     sm = ws.table("segment_membership")
     names = sorted(sm.select("segment").distinct().segment.execute())
     if segment not in names:
-        import difflib
+        from cdp_lib.keys import suggest
 
-        hint = difflib.get_close_matches(segment, names, n=3)
         raise InputError(
             f"segment {segment!r} is not in segment_membership"
-            + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(names[:20])}")
+            + (suggest(segment, names) or f"; known: {', '.join(names[:20])}")
         )
     current = sm.filter((sm.segment == segment) & sm.left_at.isnull())
     return current.select("profile_id").distinct()
@@ -67,13 +66,11 @@ def _breakdown_column(ws: Workspace, first: ir.Table, prop: str) -> ir.Table:
         return first.mutate(_bd=first[prop].cast("string"))
     prof = ws.profiles
     if prop not in prof.columns:
-        import difflib
+        from cdp_lib.keys import suggest
 
-        known = sorted(set(first.columns) | set(prof.columns))
-        hint = difflib.get_close_matches(prop, known, n=3)
         raise InputError(
             f"breakdown: {prop!r} is neither an event column nor a profile property"
-            + (f"; did you mean {', '.join(hint)}?" if hint else "")
+            + suggest(prop, set(first.columns) | set(prof.columns))
         )
     p = prof.select(_pid=prof.profile_id, _bd=prof[prop].cast("string"))
     joined = first.left_join(p, first.profile_id == p._pid)

@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 
 from cdp_lib.errors import InputError
-from cdp_lib.segments.definition import Source, suggest
+from cdp_lib.keys import suggest
+from cdp_lib.segments.definition import Source
 
 KINDS = ("metric", "segment", "flow")
 TARGET_KEY = {"metric": "metric", "segment": "segment", "flow": "flow_id"}
@@ -115,10 +116,7 @@ def _choice(source: Source, path: tuple, value: Any, allowed) -> str:
 
 
 def _keys(source: Source, path: tuple, data: dict, allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise source.error(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; "
-                                              f"allowed: {', '.join(sorted(allowed))}")
+    source.check_keys(path, data, allowed)
 
 
 def _condition(source: Source, kind: str, path: tuple, raw: Any) -> Condition:

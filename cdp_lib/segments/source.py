@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from cdp_lib.errors import InputError
+from cdp_lib.keys import suggest, unknown_key_message  # noqa: F401  (suggest re-exported)
 
 Path_ = tuple  # a path into the YAML document: ("conditions", 2, "where", 0, "op")
 
@@ -18,12 +18,6 @@ def format_path(path: Path_) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<document>"
-
-
-def suggest(word: Any, known) -> str:
-    """'; did you mean X?' with the closest known names, or ''."""
-    close = difflib.get_close_matches(str(word), sorted(map(str, known)), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 @dataclass
@@ -59,3 +53,9 @@ class Source:
 
     def error(self, path: Path_, message: str) -> InputError:
         return InputError(f"{self.where(path)}: {message}")
+
+    def check_keys(self, path: Path_, data: Any, allowed) -> None:
+        """Raise at the first key of mapping `data` (found at `path`) that is not in `allowed`."""
+        for key in data:
+            if key not in allowed:
+                raise self.error(path + (key,), unknown_key_message(key, allowed))

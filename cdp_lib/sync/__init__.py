@@ -55,7 +55,7 @@ class SyncParams:
             raise InputError(f"--tables is empty; name some of {', '.join(TABLES)}")
         for t in self.tables:
             if t not in TABLES:
-                from cdp_lib.segments.definition import suggest
+                from cdp_lib.keys import suggest
 
                 raise InputError(f"--tables: unknown table {t!r}{suggest(t, TABLES)}; expected some of "
                                  f"{', '.join(TABLES)}")

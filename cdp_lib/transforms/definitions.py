@@ -25,7 +25,8 @@ from typing import Any, Mapping
 import yaml
 
 from cdp_lib.errors import InputError
-from cdp_lib.segments.definition import Source, format_path, suggest
+from cdp_lib.keys import suggest
+from cdp_lib.segments.definition import Source, format_path
 
 DEFAULT_DIR = "parameters/transforms"
 SUFFIX = "_transformed"
@@ -109,9 +110,7 @@ def parse_definition(data: Any, source: Source | None = None) -> TransformDefini
     if not isinstance(data, Mapping):
         raise src.error((), f"expected a mapping with name, target and merge/format/standardize, "
                             f"found {type(data).__name__}")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise src.error((key,), f"unknown key {key!r}{suggest(key, TOP_KEYS)}; allowed: {', '.join(TOP_KEYS)}")
+    src.check_keys((), data, TOP_KEYS)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise src.error(("name",), f"expected the transform's name as text, found {name!r}")
