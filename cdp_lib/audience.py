@@ -30,8 +30,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib.dates import as_of_day, parse_date
+from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
-from cdp_lib.filters import parse_duration
 from cdp_lib.metrics import events_for, load_metrics
 from cdp_lib.schema import PLACED_ORDER
 from cdp_lib.workspace import Workspace
@@ -47,7 +47,6 @@ DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {
     "Opened SMS": ("sms", "1d"),
     "Received SMS": ("sms", "12h"),
 }
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class HistoryWarning(UserWarning):
@@ -127,7 +126,7 @@ def audience_params(
         channel, window = spec
         if channel not in CHANNELS:
             raise InputError(f"{where}: channel {channel!r} is not one of {list(CHANNELS)}")
-        span = parse_duration(window, where, _UNITS)
+        span = parse_duration(window, where)
         touches.append(Touch(metric, channel, int(span.total_seconds())))
     if segments is not None:
         if isinstance(segments, str):
@@ -237,12 +236,11 @@ def audience_performance_table(ws: Workspace, params: AudienceParams,
     else:
         missing = [s for s in names if s not in known]
         if missing:
-            import difflib
+            from cdp_lib.keys import suggest
 
-            hint = difflib.get_close_matches(missing[0], list(known), n=3)
             raise InputError(
                 f"segment {missing[0]!r} has no membership history"
-                + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(list(known)[:20])}")
+                + (suggest(missing[0], known) or f"; known: {', '.join(list(known)[:20])}")
             )
     if members is None:
         gap = history_gap(ws, params, names)

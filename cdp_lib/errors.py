@@ -19,3 +19,8 @@ class WorkspaceError(CdpError, RuntimeError):
 
 class NotComputedError(CdpError, LookupError):
     """An attribute was requested before the command that computes it has run."""
+
+
+class DeprecatedSpellingWarning(FutureWarning):
+    """An old spelling (a parameter name, a unit) still works but has a new name; the message
+    names it. A `FutureWarning`, so people running the CLI or a notebook see it by default."""

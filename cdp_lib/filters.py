@@ -14,7 +14,9 @@ from typing import Any, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from cdp_lib.durations import DAY_UNITS, parse_duration  # noqa: F401  (parse_duration re-exported)
 from cdp_lib.errors import InputError
+from cdp_lib.keys import check_keys, suggest
 
 STRING_OPS = {"equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with"}
 LIST_OPS = {"in", "not_in"}
@@ -26,40 +28,26 @@ FUTURE_DATE_OPS = {"in_next", "not_in_next"}
 OPERATORS = STRING_OPS | LIST_OPS | SET_OPS | COMPARE_OPS | RELATIVE_DATE_OPS | FUTURE_DATE_OPS
 FILTER_KEYS = {"property", "op", "value", "case"}
 
-# Duration units for relative windows; months and years are fixed lengths (30 and 365 days).
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-CALENDAR_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+# Units the date operators (`in_last`, `in_next`) accept: hours and whole-day units. They wrote
+# months as `m` before durations.py gave `m` to minutes; that spelling still works and warns.
+DATE_OP_UNITS = ("h", *DAY_UNITS)
 
 
-def parse_duration(text: Any, where: str = "duration", units: Mapping[str, int] | None = None) -> dt.timedelta:
-    """`'30m'`, `'12h'`, `'7d'`, `'2w'` -> timedelta (seconds-based units by default)."""
-    units = units or UNIT_SECONDS
-    s = str(text).strip()
-    number, unit = s[:-1], s[-1:]
-    if unit not in units or not number.replace(".", "", 1).isdigit():
-        raise InputError(
-            f"{where}: {text!r} is not a duration; expected a number and a unit "
-            f"({', '.join(units)}), e.g. '7d'"
-        )
-    return dt.timedelta(seconds=float(number) * units[unit])
+def date_op_span(value: Any, where: str) -> dt.timedelta:
+    """The length of an `in_last`/`in_next` value (`'30d'`, `'12h'`, `'3mo'`)."""
+    return parse_duration(value, where, DATE_OP_UNITS, legacy_months=True)
 
 
 def validate_filter(spec: Any, where: str, known: set[str] | None = None) -> dict:
     """Check one filter's shape; return it normalised. `where` names its place for messages."""
     if not isinstance(spec, Mapping):
         raise InputError(f"{where}: expected a mapping with 'property', 'op' and 'value', got {spec!r}")
-    unknown = set(spec) - FILTER_KEYS
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(FILTER_KEYS)}")
+    check_keys(where, spec, FILTER_KEYS)
     prop, op = spec.get("property"), spec.get("op")
     if not isinstance(prop, str) or not prop:
         raise InputError(f"{where}.property: expected a property name, got {prop!r}")
     if known is not None and prop not in known:
-        from difflib import get_close_matches
-
-        hint = get_close_matches(prop, sorted(known), n=3)
-        suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
-        raise InputError(f"{where}.property: unknown property {prop!r}{suggestion}")
+        raise InputError(f"{where}.property: unknown property {prop!r}{suggest(prop, known)}")
     if op not in OPERATORS:
         raise InputError(f"{where}.op: unknown operator {op!r}; expected one of {sorted(OPERATORS)}")
     value = spec.get("value")
@@ -72,7 +60,7 @@ def validate_filter(spec: Any, where: str, known: set[str] | None = None) -> dic
     elif op in STRING_OPS - {"equals", "not_equals"} and not isinstance(value, str):
         raise InputError(f"{where}.value: operator {op!r} needs text, got {value!r}")
     elif op in RELATIVE_DATE_OPS | FUTURE_DATE_OPS:
-        parse_duration(value, f"{where}.value", {u: d * 86400 for u, d in CALENDAR_UNIT_DAYS.items()} | {"h": 3600})
+        date_op_span(value, f"{where}.value")
     case = spec.get("case", "sensitive")
     if case not in {"sensitive", "insensitive"}:
         raise InputError(f"{where}.case: expected 'sensitive' or 'insensitive', got {case!r}")
@@ -128,7 +116,7 @@ def filter_expr(column: ir.Column, spec: Mapping, as_of: Any = None) -> ir.Boole
     if op in RELATIVE_DATE_OPS:
         if as_of is None:
             raise InputError(f"operator {op!r} needs an as-of moment")
-        span = parse_duration(value, "value", {u: d * 86400 for u, d in CALENDAR_UNIT_DAYS.items()} | {"h": 3600})
+        span = date_op_span(value, "value")
         anchor = ibis.literal(as_of) if not isinstance(as_of, ir.Expr) else as_of
         inside = (col.cast("timestamp('UTC')") >= anchor - ibis.interval(seconds=int(span.total_seconds()))) & (
             col.cast("timestamp('UTC')") <= anchor
@@ -137,7 +125,7 @@ def filter_expr(column: ir.Column, spec: Mapping, as_of: Any = None) -> ir.Boole
     if op in FUTURE_DATE_OPS:
         if as_of is None:
             raise InputError(f"operator {op!r} needs an as-of moment")
-        span = parse_duration(value, "value", {u: d * 86400 for u, d in CALENDAR_UNIT_DAYS.items()} | {"h": 3600})
+        span = date_op_span(value, "value")
         anchor = ibis.literal(as_of) if not isinstance(as_of, ir.Expr) else as_of
         ts = col.cast("timestamp('UTC')")
         ahead = (ts >= anchor) & (ts <= anchor + ibis.interval(seconds=int(span.total_seconds())))

@@ -21,8 +21,9 @@ import pandas as pd
 
 from cdp_lib import schema
 from cdp_lib.dates import today
+from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
-from cdp_lib.filters import parse_duration, validate_filter, where_expr
+from cdp_lib.filters import validate_filter, where_expr
 from cdp_lib.workspace import Workspace
 
 MEASURES = {

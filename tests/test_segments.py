@@ -8,6 +8,8 @@ negative operators holding for unset properties, zero counts including people wi
 from __future__ import annotations
 
 import math
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdp_lib.errors import InputError, NotComputedError
+from cdp_lib.errors import DeprecatedSpellingWarning, InputError, NotComputedError
 from cdp_lib.segments import load_definition, members_table
 from cdp_lib.testing import workspace_from_frames
 
@@ -119,11 +121,12 @@ def library():
 
 
 # -- the reference -----------------------------------------------------------------------------
-UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+UNIT_DAYS = {"d": 1, "w": 7, "mo": 30, "m": 30, "y": 365}  # "m": the old month spelling
 
 
 def _span(text):
-    return float(text[:-1]), text[-1]
+    unit = text.lstrip("0123456789.")
+    return float(text[: len(text) - len(unit)]), unit
 
 
 class Reference:
@@ -353,6 +356,8 @@ EVENT_CASES = [
     # 90d, 1m and 1w lengths
     ({"metric": "Placed Order", "when": {"in_last": "90d"}}, ["p1", "p2", "p3", "p7"]),
     ({"metric": "Placed Order", "when": {"in_last": "3m"}}, ["p1", "p2", "p3", "p7"]),
+    ({"metric": "Placed Order", "when": {"in_last": "3mo"}}, ["p1", "p2", "p3", "p7"]),
+    ({"metric": "Placed Order", "when": {"between_ago": ["4mo", "1mo"]}}, None),
     ({"metric": "Placed Order", "when": {"in_last": "1w"}}, ["p1", "p2", "p3"]),
     ({"metric": "Placed Order", "when": {"in_last": "1y"}}, ["p1", "p2", "p3", "p5", "p6", "p7", "p8"]),
     # zero times includes people with no events at all; events after the as-of are ignored
@@ -381,6 +386,35 @@ EVENT_CASES = [
 @pytest.mark.parametrize(("spec", "expected"), EVENT_CASES, ids=[f"case{i}" for i in range(len(EVENT_CASES))])
 def test_event_conditions_match_hand_computed_and_reference(ws, library, spec, expected):
     check(ws, library, [spec], expected)
+
+
+def test_old_month_spelling_in_a_segment_file_warns_and_means_mo(ws, library, tmp_path):
+    new = tmp_path / "new.yaml"
+    new.write_text("name: X\nconditions:\n  - {metric: Placed Order, when: {between_ago: [4mo, 1mo]}}\n"
+                   "  - {property: created_at, op: in_last, value: 13mo}\n")
+    old = tmp_path / "old.yaml"
+    old.write_text(new.read_text().replace("mo", "m"))
+    with pytest.warns(DeprecatedSpellingWarning) as caught:
+        d_old = load_definition(old)
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"old.yaml, line 3: conditions\[0\]\.when\.between_ago\[0\]: '4m' .*write '4mo'", m) for m in messages)
+    assert any(re.search(r"old.yaml, line 4: conditions\[1\]\.value: '13m' .*write '13mo'", m) for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d_new = load_definition(new)
+    assert d_old.conditions[0]["when"] == d_new.conditions[0]["when"]
+    assert d_old.conditions[1]["span"] == d_new.conditions[1]["span"] == (13.0, "mo")
+    got = [set(members_table(ws, d, AS_OF, library).execute().profile_id) for d in (d_old, d_new)]
+    assert got[0] == got[1] and got[0]
+
+
+def test_shipped_segment_library_uses_the_new_month_spelling():
+    from pathlib import Path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecatedSpellingWarning)
+        for path in sorted(Path("parameters/segments").glob("*.yaml")):
+            load_definition(path)
 
 
 def test_as_of_in_the_past_reproduces_the_segment_then(ws, library):

@@ -8,14 +8,15 @@ from typing import Any, Mapping, Sequence
 
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
-from cdp_lib.filters import parse_duration, validate_filter
+from cdp_lib.durations import parse_duration
+from cdp_lib.filters import validate_filter
+from cdp_lib.keys import check_keys
 
 MIN_STEPS, MAX_STEPS = 2, 10
 DEFAULT_WINDOW = "14d"
 DEFAULT_TOP_N = 10
 DEFAULT_RANGE_DAYS = 30
 OTHER, NOT_SET = "Other", "(not set)"
-WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,7 @@ def _step(spec: Any, where: str) -> FunnelStep:
         return FunnelStep(spec)
     if not isinstance(spec, Mapping) or not isinstance(spec.get("metric"), str):
         raise InputError(f"{where}: expected an event name or a mapping with 'metric', got {spec!r}")
-    bad = set(spec) - {"metric", "where"}
-    if bad:
-        raise InputError(f"{where}: unknown key(s) {sorted(bad)}; allowed: ['metric', 'where']")
+    check_keys(where, spec, ("metric", "where"))
     filters = spec.get("where") or []
     if not isinstance(filters, list):
         raise InputError(f"{where}.where: expected a list of property filters, got {filters!r}")
@@ -77,9 +76,7 @@ def _exclusion(spec: Any, where: str, n_steps: int) -> Exclusion:
     else:
         if not isinstance(spec, Mapping) or not isinstance(spec.get("metric"), str):
             raise InputError(f"{where}: expected a mapping with 'metric', 'after_step', 'before_step', got {spec!r}")
-        bad = set(spec) - {"metric", "where", "after_step", "before_step"}
-        if bad:
-            raise InputError(f"{where}: unknown key(s) {sorted(bad)}")
+        check_keys(where, spec, ("metric", "where", "after_step", "before_step"))
         filters = spec.get("where") or []
         ex = Exclusion(
             spec["metric"],
@@ -98,7 +95,7 @@ def _exclusion(spec: Any, where: str, n_steps: int) -> Exclusion:
 
 def parse_window(text: Any, where: str = "window") -> dt.timedelta:
     """`'30m'`, `'12h'`, `'7d'`, `'2w'` -> timedelta; must be positive."""
-    span = parse_duration(text, where, WINDOW_UNITS)
+    span = parse_duration(text, where)
     if span.total_seconds() <= 0:
         raise InputError(f"{where}: {text!r} must be longer than zero")
     return span

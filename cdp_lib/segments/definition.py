@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from cdp_lib import filters
+from cdp_lib import durations, filters
 from cdp_lib.dates import HOLIDAYS
 from cdp_lib.errors import InputError
 from cdp_lib.segments import guard
@@ -32,7 +32,7 @@ WINDOW_KINDS = ("all_time", "in_last", "between_ago", "before", "after", "betwee
 CONDITION_KEYS = ("property", "metric", "within", "in_segment", "not_in_segment", "can_receive", "any", "all")
 CHANNELS = ("email", "sms")
 # Relative windows: h counts hours back from the as-of moment; d/w/m/y count whole UTC days.
-WINDOW_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+WINDOW_UNIT_DAYS = {u: durations.unit_days(u) for u in durations.DAY_UNITS}  # d, w, mo, y
 MAX_FILE_BYTES = 1_000_000
 KM_PER_MILE = 1.609344
 
@@ -128,9 +128,7 @@ def parse_definition(data: Any, source: Source | None = None) -> SegmentDefiniti
     src = source or Source()
     if not isinstance(data, Mapping):
         raise src.error((), f"expected a mapping with name, description, match and conditions, got {type(data).__name__}")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise src.error((key,), f"unknown key {key!r}{suggest(key, TOP_KEYS)}; allowed: {sorted(TOP_KEYS)}")
+    src.check_keys((), data, TOP_KEYS)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise src.error(("name",), f"expected the segment's name as text, got {name!r}")
@@ -195,7 +193,9 @@ def _condition(spec: Any, path: Path_, src: Source, depth: int = 0, budget: list
 
 def _property(spec: Mapping, path: Path_, src: Source) -> dict:
     if isinstance(spec, Mapping) and str(spec.get("op")) in filters.RELATIVE_DATE_OPS | filters.FUTURE_DATE_OPS:
-        _span(spec.get("value"), path + ("value",), src)  # bounded before the shared parser sees it
+        # bounded (and an old month spelling warned about, once) before the shared parser sees it
+        n, unit = _span(spec.get("value"), path + ("value",), src)
+        spec = {**spec, "value": f"{int(n) if n == int(n) else n}{unit}"}
     try:
         f = filters.validate_filter(spec, format_path(path))
     except InputError as exc:
@@ -215,9 +215,7 @@ def _property(spec: Mapping, path: Path_, src: Source) -> dict:
 
 
 def _event(spec: Mapping, path: Path_, src: Source) -> dict:
-    for key in spec:
-        if key not in EVENT_KEYS:
-            raise src.error(path + (key,), f"unknown key {key!r}{suggest(key, EVENT_KEYS)}; allowed: {sorted(EVENT_KEYS)}")
+    src.check_keys(path, spec, EVENT_KEYS)
     metric = spec["metric"]
     if not isinstance(metric, str) or not metric.strip():
         raise src.error(path + ("metric",), f"expected a metric name such as 'Placed Order', got {metric!r}")
@@ -258,12 +256,15 @@ def _event(spec: Mapping, path: Path_, src: Source) -> dict:
 
 
 def _span(text: Any, path: Path_, src: Source) -> tuple[float, str]:
-    """'30d' -> (30.0, 'd'); units h, d, w (7 days), m (30 days), y (365 days)."""
-    s = str(text).strip()
-    number, unit = s[:-1], s[-1:]
-    if unit not in {"h", *WINDOW_UNIT_DAYS} or not number.replace(".", "", 1).isdigit():
-        raise src.error(path, f"{text!r} is not a duration; expected a number and a unit h, d, w, m or y, e.g. '30d'")
-    n = float(number)
+    """'30d' -> (30.0, 'd'); units h, d, w (7 days), mo (30 days), y (365 days).
+
+    The old month spelling 'm' is read as 'mo' with a DeprecatedSpellingWarning naming the file
+    and line (cdp_lib.durations)."""
+    try:
+        n, unit = durations.parse_span(text, src.where(path), ("h", *WINDOW_UNIT_DAYS), legacy_months=True)
+    except InputError:
+        raise src.error(path, f"{text!r} is not a duration; expected a number and a unit h, d, w, mo or y, "
+                              "e.g. '30d'") from None
     if unit != "h" and n != int(n):
         raise src.error(path, f"{text!r}: day-based windows count whole days; use a whole number or hours ('36h')")
     if _span_days((n, unit)) > guard.MAX_WINDOW_DAYS:
@@ -329,9 +330,7 @@ def _within(spec: Any, path: Path_, src: Source) -> dict:
     if not isinstance(spec, Mapping):
         raise src.error(path, f"expected {{miles: 30, of: {{lat: .., lon: ..}}}} or {{km: .., of: {{zip: ..}}}}, got {spec!r}")
     allowed = {"miles", "km", "of"}
-    for key in spec:
-        if key not in allowed:
-            raise src.error(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; allowed: {sorted(allowed)}")
+    src.check_keys(path, spec, allowed)
     units = [u for u in ("miles", "km") if u in spec]
     if len(units) != 1:
         raise src.error(path, "give the distance in exactly one of 'miles' or 'km'")
