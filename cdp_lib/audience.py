@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -33,6 +33,7 @@ from cdp_lib.dates import as_of_day, parse_date
 from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
 from cdp_lib.metrics import events_for, load_metrics
+from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.schema import PLACED_ORDER
 from cdp_lib.workspace import Workspace
 
@@ -63,8 +64,14 @@ class Touch:
 
 
 @dataclass(frozen=True)
-class AudienceParams:
-    """Validated audience-performance request; build it with `audience_params(...)`."""
+class AudienceParams(Params):
+    """Validated audience-performance request; build it with `audience_params(...)` or
+    `from_mapping`/`from_yaml` (a custom period's days are `from`/`to`; the old `start`/`end`
+    still work and warn). Attributes `start`/`end` hold the period's first and last day."""
+
+    BUILDER: ClassVar[str] = "audience_params"
+    ALIASES: ClassVar[Mapping[str, str]] = {"start": "from_", "end": "to"}
+    WHERE: ClassVar[str] = "audience parameters"
 
     start: dt.date
     end: dt.date
@@ -76,16 +83,20 @@ class AudienceParams:
 
 
 
-def period_bounds(period: str, as_of: Any = None, start: Any = None, end: Any = None) -> tuple[dt.date, dt.date]:
-    """First and last day (both included) of a named period ending on the as-of date."""
+def period_bounds(period: str, as_of: Any = None, from_: Any = None, to: Any = None, *,
+                  start: Any = None, end: Any = None) -> tuple[dt.date, dt.date]:
+    """First and last day (both included) of a named period ending on the as-of date, or of the
+    `custom` period `from_`..`to` (`start`/`end`: their old names, accepted with a warning)."""
+    from_ = renamed_keyword("from_", "start", from_, start)
+    to = renamed_keyword("to", "end", to, end)
     if period not in PERIODS:
         raise InputError(f"period: expected one of {list(PERIODS)}, got {period!r}")
     if period == "custom":
-        first, last = parse_date(start, "start"), parse_date(end, "end")
+        first, last = parse_date(from_, "from"), parse_date(to, "to")
         if first is None or last is None:
-            raise InputError("period 'custom' needs both start and end dates (YYYY-MM-DD)")
+            raise InputError("period 'custom' needs both from and to dates (YYYY-MM-DD)")
         if first > last:
-            raise InputError(f"start {first} is after end {last}; swap them")
+            raise InputError(f"from {first} is after to {last}; swap them")
         if (last - first).days + 1 > MAX_CUSTOM_DAYS:
             raise InputError(f"custom period {first}..{last} is {(last - first).days + 1} days; at most one year "
                              f"({MAX_CUSTOM_DAYS} days) is allowed")
@@ -104,14 +115,18 @@ def audience_params(
     segments: Sequence[str] | None = None,
     period: str = "last_7_days",
     as_of: Any = None,
-    start: Any = None,
-    end: Any = None,
+    from_: Any = None,
+    to: Any = None,
     conversion_metric: str = PLACED_ORDER,
     windows: Mapping[str, Any] | None = None,
+    *,
+    start: Any = None,
+    end: Any = None,
 ) -> AudienceParams:
     """Validate a request. `windows` maps interaction metric -> `[channel, window]` (e.g.
     `{"Clicked Email": ["email", "3d"]}`), merged over `DEFAULT_WINDOWS`; a null value drops one."""
-    first, last = period_bounds(period, as_of, start, end)
+    first, last = period_bounds(period, as_of, renamed_keyword("from_", "start", from_, start),
+                                renamed_keyword("to", "end", to, end))
     merged: dict[str, Any] = dict(DEFAULT_WINDOWS)
     for metric, spec in (windows or {}).items():
         if spec is None:

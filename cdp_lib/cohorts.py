@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 import ibis
 import ibis.expr.types as ir
@@ -24,6 +24,7 @@ import pandas as pd
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.metrics import events_for, load_metrics
+from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.schema import PLACED_ORDER
 from cdp_lib.workspace import Workspace
 
@@ -36,8 +37,14 @@ MATRICES = (
 
 
 @dataclass(frozen=True)
-class CohortParams:
-    """Validated cohort definition; build it with `cohort_params(...)`."""
+class CohortParams(Params):
+    """Validated cohort definition; build it with `cohort_params(...)` or `from_mapping`/`from_yaml`
+    (YAML `grain`, `from`/`to`; the old `period`, `from_date`/`to_date` still work and warn).
+    The attribute `period` holds the grain."""
+
+    BUILDER: ClassVar[str] = "cohort_params"
+    ALIASES: ClassVar[Mapping[str, str]] = {"period": "grain", "from_date": "from_", "to_date": "to"}
+    WHERE: ClassVar[str] = "cohort parameters"
 
     metric: str = PLACED_ORDER
     return_metric: str | None = None
@@ -57,21 +64,31 @@ class CohortParams:
 def cohort_params(
     metric: str = PLACED_ORDER,
     return_metric: str | None = None,
-    period: str = "month",
-    from_date: Any = None,
-    to_date: Any = None,
+    grain: str = "month",
+    from_: Any = None,
+    to: Any = None,
     until: Any = None,
     breakdown: str | None = None,
+    *,
+    period: str | None = None,
+    from_date: Any = None,
+    to_date: Any = None,
 ) -> CohortParams:
-    """Validate a cohort definition (shapes only; metric names are checked against the data)."""
-    if period not in PERIODS:
-        raise InputError(f"period: expected one of {list(PERIODS)}, got {period!r}")
+    """Validate a cohort definition (shapes only; metric names are checked against the data).
+
+    `grain` (day, week, month) sizes the cohorts and periods; `from_`/`to` bound the cohort days.
+    `period`, `from_date` and `to_date` are the old names (accepted with a warning)."""
+    grain = renamed_keyword("grain", "period", None if grain == "month" else grain, period) or "month"
+    from_ = renamed_keyword("from_", "from_date", from_, from_date)
+    to = renamed_keyword("to", "to_date", to, to_date)
+    if grain not in PERIODS:
+        raise InputError(f"grain: expected one of {list(PERIODS)}, got {grain!r}")
     if not isinstance(metric, str) or not metric:
         raise InputError(f"metric: expected an event or custom metric name, got {metric!r}")
-    start, end = parse_date(from_date, "from_date"), parse_date(to_date, "to_date")
+    start, end = parse_date(from_, "from"), parse_date(to, "to")
     if start and end and start > end:
-        raise InputError(f"from_date {start} is after to_date {end}; swap them")
-    return CohortParams(metric, return_metric or None, period, start, end, parse_date(until, "until"), breakdown or None)
+        raise InputError(f"from {start} is after to {end}; swap them")
+    return CohortParams(metric, return_metric or None, grain, start, end, parse_date(until, "until"), breakdown or None)
 
 
 def _period_start(day: dt.date, period: str) -> dt.date:

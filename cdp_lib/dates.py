@@ -16,17 +16,33 @@ from cdp_lib.errors import InputError
 
 
 def parse_date(value: Any, where: str) -> dt.date | None:
-    """`None`/'' -> None; a date, datetime or 'YYYY-MM-DD' -> a date; else an InputError at `where`."""
+    """`None`/'' -> None; a date, a datetime or an ISO text (`'YYYY-MM-DD'`, or a timestamp such
+    as `'2025-06-30T10:00:00+02:00'`) -> a date; else an InputError at `where`.
+
+    A datetime with a time zone is first converted to UTC (the as-of rule); a naive one is
+    taken as UTC. The one date reader of the workbench: YAML, CLI flags, notebook parameters.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _utc_date(value)
     if isinstance(value, dt.date):
         return value
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(value))
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return _utc_date(dt.datetime.fromisoformat(text))
     except ValueError:
         raise InputError(f"{where}: {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _utc_date(moment: dt.datetime) -> dt.date:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.date()
 
 
 def today() -> dt.date:

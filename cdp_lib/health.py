@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import DataError, InputError
+from cdp_lib.params import Params
 from cdp_lib.prerequisites import as_of_end
 from cdp_lib.workspace import Workspace
 
 
 @dataclasses.dataclass(frozen=True)
-class HealthParams:
+class HealthParams(Params):
     """Validated parameters of the data-health report."""
+
+    WHERE: ClassVar[str] = "data-health parameters"
 
     as_of: str | None = None
     days: int = 30
@@ -30,8 +35,8 @@ class HealthParams:
             raise InputError(f"max_staleness_hours must be a positive number, got {self.max_staleness_hours!r}")
         if self.as_of is not None:
             try:
-                pd.Timestamp(self.as_of)
-            except ValueError:
+                parse_date(self.as_of, "as_of")
+            except InputError:
                 raise InputError(f"as_of must be an ISO date like 2025-03-31 or None, got {self.as_of!r}") from None
 
 

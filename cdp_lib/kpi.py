@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib import schema
-from cdp_lib.dates import today
+from cdp_lib.dates import parse_date, today
 from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
 from cdp_lib.filters import validate_filter, where_expr
@@ -137,13 +137,10 @@ class Period:
     @classmethod
     def parse(cls, start: Any, end: Any) -> "Period":
         def day(v: Any, name: str) -> dt.date:
-            try:
-                ts = pd.Timestamp(v)
-            except (ValueError, TypeError):
-                raise InputError(f"{name}: {v!r} is not a date; expected YYYY-MM-DD") from None
-            if pd.isna(ts):
+            found = parse_date(v, name)
+            if found is None:
                 raise InputError(f"{name}: a date is required (YYYY-MM-DD)")
-            return ts.date()
+            return found
 
         return cls(day(start, "start"), day(end, "end"))
 

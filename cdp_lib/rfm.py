@@ -16,19 +16,18 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-import yaml
 
 from cdp_lib import schema
-from cdp_lib.dates import as_of_day
+from cdp_lib.dates import as_of_day, parse_date
 from cdp_lib.errors import DataError, InputError
-from cdp_lib.keys import check_keys, suggest
+from cdp_lib.keys import suggest
 from cdp_lib.metrics import events_for
+from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.prerequisites import (
     RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
 )
@@ -102,18 +101,7 @@ def group_guide_frame() -> pd.DataFrame:
 
 
 # -- parameters ------------------------------------------------------------------------------
-def _parse_date(value: Any, name: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if pd.isna(ts):
-        raise InputError(f"{name}: {value!r} is not a date; expected YYYY-MM-DD")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC")
-    return ts.date()
+_parse_date = parse_date  # cdp_lib.dates: the one date reader
 
 
 def _pair(value: Any, name: str, lowest: float | None = None, highest: float | None = None,
@@ -145,7 +133,7 @@ def _pair(value: Any, name: str, lowest: float | None = None, highest: float | N
 
 
 @dataclass(frozen=True)
-class RfmParams:
+class RfmParams(Params):
     """Validated RFM parameters; the same names in YAML, notebooks, keywords and CLI flags.
 
     Parameters
@@ -206,36 +194,17 @@ class RfmParams:
         if self.recency_days_thresholds is None:
             put("recency_days_thresholds", DEFAULT_RECENCY_DAYS_THRESHOLDS)
 
+    WHERE: ClassVar[str] = "RFM parameters"  # from_mapping / from_yaml: cdp_lib.params.Params
+    NOTEBOOK_ALIASES: ClassVar[Mapping[str, str]] = {"start_date": "from_"}  # notebooks/rfm.ipynb
+
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "RFM parameters") -> "RfmParams":
-        """Parameters from plain data (YAML, notebook, CLI); unknown names are rejected."""
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
+    def check_mapping(cls, data: Mapping[str, Any], where: str) -> None:
         for key in data:
             if key in {"recency_quantiles", "recency_percentiles"}:
                 raise InputError(
                     f"{where}: {key}: recency cannot use quantiles (recent is a number of days, "
                     "not a rank); use recency_days_thresholds: [180, 365]"
                 )
-        check_keys(where, data, known, noun="parameter")
-        try:
-            return cls(**data)
-        except InputError as exc:
-            raise InputError(f"{where}: {exc}") from None
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "RfmParams":
-        """Parameters from a YAML file such as ``parameters/rfm/monthly.yaml``."""
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"parameter file {path} not found") from None
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if data is not None and not isinstance(data, Mapping):
-            raise InputError(f"{path}: expected a mapping of parameter names to values")
-        return cls.from_mapping(data, where=str(path))
 
     def replace(self, **changes: Any) -> "RfmParams":
         """A copy with some parameters changed (validated again)."""
@@ -487,23 +456,25 @@ class RfmChange:
     medians: ir.Table
 
 
-def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | None = None,
-               params: RfmParams | None = None) -> RfmChange:
-    """Compare RFM groups at `start` and `end` (default: `params.as_of`, or today).
+def rfm_change(ws: Workspace, from_: dt.date | str | None = None, to: dt.date | str | None = None,
+               params: RfmParams | None = None, *, start: dt.date | str | None = None,
+               end: dt.date | str | None = None) -> RfmChange:
+    """Compare RFM groups at `from_` and `to` (default: `params.as_of`, or today).
 
-    `start` None means `DEFAULT_CHANGE_DAYS` (90) days before the end.
+    `from_` None means `DEFAULT_CHANGE_DAYS` (90) days before `to`. `start`/`end` are the old
+    names of `from_`/`to` (accepted with a `DeprecatedSpellingWarning`).
 
     The frequency/monetary cut-offs are computed once, on the customers scored at the END date,
     and applied at both dates, so a customer moves only because their own orders changed, not
     because the population's thirds moved. Prerequisites are checked at the end date.
     """
     params = params or RfmParams()
-    start_date = _parse_date(start, "start_date")
-    end_date = _parse_date(end, "end_date") or params.as_of_date
+    start_date = _parse_date(renamed_keyword("from_", "start", from_, start), "from")
+    end_date = _parse_date(renamed_keyword("to", "end", to, end), "to") or params.as_of_date
     if start_date is None:
         start_date = end_date - dt.timedelta(days=DEFAULT_CHANGE_DAYS)
     if start_date >= end_date:
-        raise InputError(f"start_date {start_date} must be before end_date {end_date}")
+        raise InputError(f"from {start_date} must be before to {end_date}")
     end_params = params.replace(as_of=end_date)
     end_rfm, thresholds, _ = _checked_rfm(ws, end_params, None)
     end_orders = orders_table(ws, end_params, check=False)

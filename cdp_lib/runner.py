@@ -505,11 +505,17 @@ def prepare(
     Returns the notebook path, its declared parameters, the values to inject (paths made
     absolute, `db` defaulting to `default_db`) and the subset the caller set explicitly.
     """
+    from cdp_lib import params as params_lib
+
     path = find_notebook(notebook)
     declared = read_parameters(path)
+    params_cls = params_lib.notebook_params_class(path)  # the *Params the notebook names, if any
     values = dict(load_parameters_file(parameters_file)) if parameters_file else {}
     values.update(parameters or {})
+    values = params_lib.rename_notebook_values(params_cls, values, path.name)
+    text_parameters = params_lib.rename_notebook_values(params_cls, text_parameters, path.name)
     injected = validate_parameters(declared, values, text_parameters, notebook=path.name)
+    params_lib.validate_notebook_values(params_cls, declared, injected, f"{path.name} parameters")
     given_names = set(injected)
     if default_db is not None and "db" in {p.name for p in declared} and "db" not in injected:
         injected["db"] = default_db

@@ -26,7 +26,7 @@ def events(*rows):
 
 def credit(rows, **kw):
     ws = workspace_from_frames(events=events(*rows))
-    params = audience_params(period="custom", start="2024-03-01", end="2024-03-31", **kw)
+    params = audience_params(period="custom", from_="2024-03-01", to="2024-03-31", **kw)
     df = attributed_conversions_table(ws, params, metrics={}).execute()
     return dict(zip(df.profile_id, df.touch_metric.where(df.touch_metric.notna(), None)))
 
@@ -81,7 +81,7 @@ def test_credit_goes_to_segments_held_at_the_conversion_moment():
     spells["joined_at"] = pd.to_datetime(spells.joined_at, utc=True)
     spells["left_at"] = pd.to_datetime(spells.left_at, utc=True)
     ws.con.create_table("segment_membership", spells)
-    params = audience_params(period="custom", start="2024-03-10", end="2024-03-10")
+    params = audience_params(period="custom", from_="2024-03-10", to="2024-03-10")
     got = audience_performance_table(ws, params, metrics={}).execute().set_index("segment")
     vip, new = got.loc["VIP"], got.loc["New"]
     assert (vip.email_conversions, vip.email_revenue, vip.sms_conversions) == (1, 100.0, 0)

@@ -30,8 +30,8 @@ def log(*rows):
 
 
 def people(events, steps, **kw):
-    kw.setdefault("from_date", "2024-03-01")
-    kw.setdefault("to_date", "2024-03-31")
+    kw.setdefault("from_", "2024-03-01")
+    kw.setdefault("to", "2024-03-31")
     ws = workspace_from_frames(events=events, profiles=kw.pop("profiles", None))
     params = funnel_params(steps, **kw)
     df = funnel_people_table(ws, params, metrics={}).execute()
@@ -118,7 +118,7 @@ def test_breakdown_folds_values_beyond_top_n_into_other():
     rows += [("p1", "B", 5), ("p4", "B", 5), ("p6", "B", 5), ("p7", "A", 0)]
     ev = log(*rows)
     ws = workspace_from_frames(events=ev)
-    params = funnel_params(["A", "B"], from_date="2024-03-01", to_date="2024-03-31", breakdown="channel", top_n=2)
+    params = funnel_params(["A", "B"], from_="2024-03-01", to="2024-03-31", breakdown="channel", top_n=2)
     out = funnel_frame(ws, params, metrics={})
     table = {(r.channel, r.step): r.profiles for r in out.itertuples()}
     assert table == {("web", 1): 3, ("web", 2): 1, ("app", 1): 2, ("app", 2): 1, ("Other", 1): 2, ("Other", 2): 1}
@@ -128,7 +128,7 @@ def test_breakdown_by_profile_property():
     ev = log(("p1", "A", 0), ("p1", "B", 1), ("p2", "A", 0))
     profiles = pd.DataFrame({"profile_id": ["p1", "p2"], "country": ["FR", None]})
     ws = workspace_from_frames(events=ev, profiles=profiles)
-    params = funnel_params(["A", "B"], from_date="2024-03-01", to_date="2024-03-31", breakdown="country")
+    params = funnel_params(["A", "B"], from_="2024-03-01", to="2024-03-31", breakdown="country")
     out = funnel_frame(ws, params, metrics={})
     assert {(r.country, r.step): r.profiles for r in out.itertuples()} == {
         ("FR", 1): 1, ("FR", 2): 1, ("(not set)", 1): 1, ("(not set)", 2): 0}
@@ -141,7 +141,7 @@ def test_report_columns_and_rates():
         ("p3", "A", 0), ("p4", "A", 0),
     )
     ws = workspace_from_frames(events=ev)
-    params = funnel_params(["A", "B", "C"], from_date="2024-03-01", to_date="2024-03-31")
+    params = funnel_params(["A", "B", "C"], from_="2024-03-01", to="2024-03-31")
     out = funnel_frame(ws, params, metrics={})
     assert list(out.profiles) == [4, 2, 1]
     assert list(out.conversion_from_start) == [1.0, 0.5, 0.25]
@@ -165,7 +165,7 @@ def test_step_filters_and_custom_metrics():
         ({"steps": ["A"]}, "a funnel has 2 to 10 steps, got 1"),
         ({"steps": ["A"] * 11}, "a funnel has 2 to 10 steps, got 11"),
         ({"steps": ["A", "B"], "window": "7x"}, r"window: '7x' is not a duration"),
-        ({"steps": ["A", "B"], "from_date": "2024-03-02", "to_date": "2024-03-01"}, "is after to_date"),
+        ({"steps": ["A", "B"], "from_": "2024-03-02", "to": "2024-03-01"}, "from 2024-03-02 is after to 2024-03-01"),
         ({"steps": ["A", "B"], "exclusions": [{"metric": "X", "after_step": 2, "before_step": 2}]},
          r"exclusions\[0\]: after_step 2 and before_step 2"),
         ({"steps": ["A", {"metric": "B", "where": [{"property": "x", "op": "like"}]}]},
@@ -179,14 +179,14 @@ def test_invalid_definitions_are_rejected(kwargs, message):
 
 def test_unknown_metric_names_closest_event_names():
     ws = workspace_from_frames(events=log(("p", "Viewed Product", 0), ("p", "Placed Order", 1)))
-    params = funnel_params(["Viewed Product", "Placed Ordr"], from_date="2024-03-01", to_date="2024-03-31")
+    params = funnel_params(["Viewed Product", "Placed Ordr"], from_="2024-03-01", to="2024-03-31")
     with pytest.raises(InputError, match="metric 'Placed Ordr' .* did you mean 'Placed Order'"):
         funnel_people_table(ws, params, metrics={})
 
 
 def test_unknown_breakdown_property_suggests():
     ws = workspace_from_frames(events=log(("p", "A", 0), ("p", "B", 1)))
-    params = funnel_params(["A", "B"], from_date="2024-03-01", to_date="2024-03-31", breakdown="chanel")
+    params = funnel_params(["A", "B"], from_="2024-03-01", to="2024-03-31", breakdown="chanel")
     with pytest.raises(InputError, match="did you mean 'channel'"):
         funnel_people_table(ws, params, metrics={})
 
@@ -267,7 +267,7 @@ def test_matches_brute_force_reference(rows, steps, window_h, exclude):
     exclusion = ("X", 1, len(steps)) if exclude else None
     ws = workspace_from_frames(events=ev)
     params = funnel_params(
-        steps, window=f"{window_h}h", from_date="2024-03-01", to_date="2024-03-01",
+        steps, window=f"{window_h}h", from_="2024-03-01", to="2024-03-01",
         exclusions=[{"metric": "X", "after_step": 1, "before_step": len(steps)}] if exclude else [],
     )
     got = funnel_people_table(ws, params, metrics={}).execute()
@@ -347,7 +347,7 @@ def issue_9_events() -> pd.DataFrame:
 
 def test_issue_9_log_reaches_step_two_only_with_its_time():
     ws = workspace_from_frames(events=issue_9_events())
-    params = funnel_params(ISSUE_9_STEPS, window="7d", from_date="2024-03-01", to_date="2024-03-10")
+    params = funnel_params(ISSUE_9_STEPS, window="7d", from_="2024-03-01", to="2024-03-10")
     row = funnel_people_table(ws, params, metrics={}).execute().set_index("profile_id").loc["p"]
     # the only checkout (03-05 04:30) is before the first cart after a view (03-06 21:00)
     assert row.furthest_step == 2

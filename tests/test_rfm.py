@@ -340,7 +340,7 @@ def test_change_with_start_before_any_order_is_all_never_purchased(hand_ws):
 
 
 def test_change_rejects_start_after_end(hand_ws):
-    with pytest.raises(InputError, match="start_date 2024-06-30 must be before end_date 2024-01-01"):
+    with pytest.raises(InputError, match="from 2024-06-30 must be before to 2024-01-01"):
         rfm.rfm_change(hand_ws, AS_OF, "2024-01-01", RfmParams(force=True))
 
 

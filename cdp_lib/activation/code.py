@@ -40,6 +40,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from cdp_lib.activation.code_store import due_events, open_workspace, plain as _plain, profiles_of, write_outcomes
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 
 DEFAULT_FOLDER = "parameters/code"
@@ -98,8 +99,8 @@ def load_handler(path: str | os.PathLike) -> HandlerSpec:
     since = consts.get("SINCE")
     if since is not None:
         try:
-            since = dt.date.fromisoformat(str(since))
-        except ValueError:
+            since = parse_date(since, "SINCE")
+        except InputError:
             raise InputError(f"{path}: SINCE must be a date like 2025-01-31, got {since!r}") from None
     return HandlerSpec(path.stem, path, metrics, float(timeout), since, attempts)
 

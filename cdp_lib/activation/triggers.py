@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.keys import suggest, unknown_key_message
 from cdp_lib.segments.definition import SegmentDefinition, parse_definition
@@ -152,8 +153,8 @@ def parse_trigger(data: Any, source: str = "<trigger>") -> TriggerParams:
     if since is not None:
         if isinstance(since, str):
             try:
-                since = dt.date.fromisoformat(since)
-            except ValueError:
+                since = parse_date(since, "since")
+            except InputError:
                 raise _err(where, "since", f"expected a date like 2025-01-31, got {since!r}") from None
         if not isinstance(since, dt.date):
             raise _err(where, "since", f"expected a date like 2025-01-31, got {since!r}")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -39,6 +39,7 @@ import ibis.expr.types as ir
 from cdp_lib import schema
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
+from cdp_lib.params import Params
 from cdp_lib.prerequisites import as_of_end
 from cdp_lib.workspace import Workspace
 
@@ -49,8 +50,11 @@ EXCLUDED_METRICS = (schema.REFUNDED_ORDER, schema.CANCELLED_ORDER)
 
 
 @dataclass(frozen=True)
-class CatalogParams:
+class CatalogParams(Params):
     """Validated catalog-insights request; build it with `catalog_params(...)`."""
+
+    BUILDER: ClassVar[str] = "catalog_params"
+    WHERE: ClassVar[str] = "catalog-insights parameters"
 
     as_of: dt.date
     lookback_days: int = LOOKBACK_DAYS

@@ -65,3 +65,20 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def old_flag(old: str, new: str, dest: str, **kwargs):
+    """A hidden option `old` kept for scripts written before it was renamed `new`; pass its value
+    (`dest`) with the new one to `renamed_flag`. Extra keywords (e.g. `type`) as for click.option."""
+    return click.option(old, dest, default=None, hidden=True, help=f"Old name of {new}.", **kwargs)
+
+
+def renamed_flag(new_value, old_value, new: str, old: str, default=None):
+    """The value of flag `new`, else of its old spelling `old` (with a warning on stderr naming the
+    new flag), else `default`; both given is an `InputError`."""
+    if old_value is None:
+        return default if new_value is None else new_value
+    if new_value is not None:
+        raise InputError(f"{old} and {new} are the same option; keep only {new}")
+    click.echo(f"warning: {old} is now {new}; the old flag still works for now", err=True)
+    return old_value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._base import Context, old_flag, pass_context, renamed_flag
 from cdp_lib.commands._output import write_frame
 from cdp_lib.errors import InputError
 
@@ -29,20 +29,24 @@ def read_members(path: str) -> dict:
 @click.option("--period", type=click.Choice(["last_7_days", "last_30_days", "week_to_date", "month_to_date",
                                              "custom"]), default="last_7_days", show_default=True)
 @click.option("--as-of", help="Last day of a preset period (YYYY-MM-DD; default today, UTC).")
-@click.option("--start", help="First day of a custom period.")
-@click.option("--end", help="Last day of a custom period (at most one year after --start).")
+@click.option("--from", "from_", help="First day of a custom period.")
+@click.option("--to", "to", help="Last day of a custom period (at most one year after --from).")
+@old_flag("--start", "--from", "old_start")
+@old_flag("--end", "--to", "old_end")
 @click.option("--metric", "conversion_metric", default="Placed Order", show_default=True, help="Conversion metric.")
 @click.option("--members", "members_file", help="YAML/JSON {segment: [profile_id]} instead of stored history.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
 @pass_context
-def audience_performance(ctx: Context, segments, period, as_of, start, end, conversion_metric, members_file,
-                         out) -> None:
+def audience_performance(ctx: Context, segments, period, as_of, from_, to, old_start, old_end, conversion_metric,
+                         members_file, out) -> None:
     """Per segment: members, size change, email/SMS/total conversions and revenue."""
     import warnings
 
     from cdp_lib.audience import HistoryWarning, audience_params, audience_performance_table
 
-    params = audience_params(list(segments) or None, period, as_of, start, end, conversion_metric)
+    from_ = renamed_flag(from_, old_start, "--from", "--start")
+    to = renamed_flag(to, old_end, "--to", "--end")
+    params = audience_params(list(segments) or None, period, as_of, from_, to, conversion_metric)
     members = read_members(members_file) if members_file else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", HistoryWarning)

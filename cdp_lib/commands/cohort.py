@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._base import Context, old_flag, pass_context, renamed_flag
 from cdp_lib.commands._output import write_frame
 
 OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retention", "revenue", "period_complete"]
@@ -13,21 +13,24 @@ OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retentio
 @click.command()
 @click.option("--metric", default="Placed Order", show_default=True, help="First event of it defines the cohort.")
 @click.option("--return-metric", help="Activity metric in later periods (default: --metric).")
-@click.option("--period", type=click.Choice(["day", "week", "month"]), default="month", show_default=True)
-@click.option("--from", "from_date", help="First cohort day included (YYYY-MM-DD).")
-@click.option("--to", "to_date", help="Last cohort day included (YYYY-MM-DD).")
+@click.option("--grain", type=click.Choice(["day", "week", "month"]), default=None,
+              help="Size of cohorts and periods: day, week (from Monday) or month  [default: month]")
+@old_flag("--period", "--grain", "old_period", type=click.Choice(["day", "week", "month"]))
+@click.option("--from", "from_", help="First cohort day included (YYYY-MM-DD).")
+@click.option("--to", "to", help="Last cohort day included (YYYY-MM-DD).")
 @click.option("--until", help="Follow activity up to this day (default: newest event).")
 @click.option("--breakdown", help="First-order column or profile property to split cohorts by.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
 @pass_context
-def cohort(ctx: Context, metric, return_metric, period, from_date, to_date, until, breakdown, out) -> None:
+def cohort(ctx: Context, metric, return_metric, grain, old_period, from_, to, until, breakdown, out) -> None:
     """Rows cohort, period, customers, active_customers, retention, revenue, period_complete.
 
     period_complete is false for the period still running on the --until day (partial figures).
     """
     from cdp_lib.cohorts import cohort_params, cohort_table
 
-    params = cohort_params(metric, return_metric, period, from_date, to_date, until, breakdown)
+    grain = renamed_flag(grain, old_period, "--grain", "--period", default="month")
+    params = cohort_params(metric, return_metric, grain, from_, to, until, breakdown)
     df = cohort_table(ctx.workspace(read_only=True), params).execute()
     write_frame(df[([breakdown] if breakdown else []) + OUTPUT_COLUMNS], out)
     running = df[~df["period_complete"].astype(bool)]

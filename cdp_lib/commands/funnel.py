@@ -27,19 +27,19 @@ def parse_exclusion(text: str) -> dict:
 @click.command()
 @click.option("--step", "steps", multiple=True, required=True, help="Step metric, in order (2-10 times).")
 @click.option("--window", default="14d", show_default=True, help="Completion window from step 1: 30m, 12h, 7d, 2w.")
-@click.option("--from", "from_date", help="First day people may enter (YYYY-MM-DD, UTC).")
-@click.option("--to", "to_date", help="Last day people may enter (YYYY-MM-DD, UTC).")
+@click.option("--from", "from_", help="First day people may enter (YYYY-MM-DD, UTC).")
+@click.option("--to", "to", help="Last day people may enter (YYYY-MM-DD, UTC).")
 @click.option("--breakdown", help="Step-1 event column or profile property to split by.")
 @click.option("--top-n", default=10, show_default=True, help="Breakdown values kept before folding into Other.")
 @click.option("--segment", help="Only count current members of this segment.")
 @click.option("--exclude", "exclusions", multiple=True, help="Exclusion step METRIC:AFTER_STEP:BEFORE_STEP.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
 @pass_context
-def funnel(ctx: Context, steps, window, from_date, to_date, breakdown, top_n, segment, exclusions, out) -> None:
+def funnel(ctx: Context, steps, window, from_, to, breakdown, top_n, segment, exclusions, out) -> None:
     """Ordered funnel: people per step, conversion and median time to each step."""
     from cdp_lib.funnel import breakdown_column, funnel_frame, funnel_params
 
-    params = funnel_params(list(steps), window, from_date, to_date, breakdown, top_n,
+    params = funnel_params(list(steps), window, from_, to, breakdown, top_n,
                            [parse_exclusion(e) for e in exclusions], segment)
     df = funnel_frame(ctx.workspace(read_only=True), params)
     cols = ([breakdown_column(params)] if breakdown else []) + OUTPUT_COLUMNS

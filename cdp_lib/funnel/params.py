@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.durations import parse_duration
 from cdp_lib.filters import validate_filter
 from cdp_lib.keys import check_keys
+from cdp_lib.params import Params, renamed_keyword
 
 MIN_STEPS, MAX_STEPS = 2, 10
 DEFAULT_WINDOW = "14d"
@@ -38,8 +39,13 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
-class FunnelParams:
-    """Validated funnel definition; build it with `funnel_params(...)`."""
+class FunnelParams(Params):
+    """Validated funnel definition; build it with `funnel_params(...)` or `from_mapping`/`from_yaml`
+    (YAML `from`/`to`; the old `from_date`/`to_date` still work and warn)."""
+
+    BUILDER: ClassVar[str] = "funnel_params"
+    ALIASES: ClassVar[Mapping[str, str]] = {"from_date": "from_", "to_date": "to"}
+    WHERE: ClassVar[str] = "funnel parameters"
 
     steps: tuple[FunnelStep, ...]
     window: dt.timedelta = dt.timedelta(days=14)
@@ -104,14 +110,22 @@ def parse_window(text: Any, where: str = "window") -> dt.timedelta:
 def funnel_params(
     steps: Sequence[Any],
     window: str | dt.timedelta = DEFAULT_WINDOW,
-    from_date: Any = None,
-    to_date: Any = None,
+    from_: Any = None,
+    to: Any = None,
     breakdown: str | None = None,
     top_n: int = DEFAULT_TOP_N,
     exclusions: Sequence[Any] = (),
     segment: str | None = None,
+    *,
+    from_date: Any = None,
+    to_date: Any = None,
 ) -> FunnelParams:
-    """Validate a funnel definition (shapes only; metric names are checked against the data)."""
+    """Validate a funnel definition (shapes only; metric names are checked against the data).
+
+    `from_`/`to`: first and last day people may enter (both included); `from_date`/`to_date`
+    are their old names (still accepted, with a `DeprecatedSpellingWarning`)."""
+    from_ = renamed_keyword("from_", "from_date", from_, from_date)
+    to = renamed_keyword("to", "to_date", to, to_date)
     if isinstance(steps, (str, Mapping)) or not isinstance(steps, Sequence):
         raise InputError(f"steps: expected a list of {MIN_STEPS} to {MAX_STEPS} steps, got {steps!r}")
     if not MIN_STEPS <= len(steps) <= MAX_STEPS:
@@ -120,9 +134,9 @@ def funnel_params(
     span = window if isinstance(window, dt.timedelta) else parse_window(window)
     if span.total_seconds() <= 0:
         raise InputError(f"window: {window!r} must be longer than zero")
-    start, end = parse_date(from_date, "from_date"), parse_date(to_date, "to_date")
+    start, end = parse_date(from_, "from"), parse_date(to, "to")
     if start and end and start > end:
-        raise InputError(f"from_date {start} is after to_date {end}; swap them")
+        raise InputError(f"from {start} is after to {end}; swap them")
     if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
         raise InputError(f"top_n: expected a positive whole number, got {top_n!r}")
     excl = tuple(_exclusion(e, f"exclusions[{i}]", len(parsed)) for i, e in enumerate(exclusions or ()))

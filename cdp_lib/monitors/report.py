@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.monitors.definition import MonitorDefinition, default_folder, load_monitors
+from cdp_lib.params import Params
 
 
 @dataclass(frozen=True)
-class MonitorsParams:
+class MonitorsParams(Params):
+    """Validated parameters of the monitors report; build them with `monitors_params(...)`."""
+
+    BUILDER: ClassVar[str] = "monitors_params"
+    WHERE: ClassVar[str] = "monitors parameters"
+
     as_of: dt.date
     run: bool
     folder: str

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import yaml
 
 from cdp_lib import durations, filters
-from cdp_lib.dates import HOLIDAYS
+from cdp_lib.dates import HOLIDAYS, parse_date
 from cdp_lib.errors import InputError
 from cdp_lib.segments import guard
 from cdp_lib.segments.source import Path_, Source, format_path, suggest  # noqa: F401  (re-exported)
@@ -274,15 +274,12 @@ def _span(text: Any, path: Path_, src: Source) -> tuple[float, str]:
 
 
 def _date(value: Any, path: Path_, src: Source) -> dt.date:
-    if isinstance(value, dt.datetime):
-        day = value.date()
-    elif isinstance(value, dt.date):
-        day = value
-    else:
-        try:
-            day = dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise src.error(path, f"expected a real date written YYYY-MM-DD, got {value!r}") from None
+    try:
+        day = parse_date(value, "date")
+    except InputError:
+        day = None
+    if day is None:
+        raise src.error(path, f"expected a real date written YYYY-MM-DD, got {value!r}")
     why = guard.check_date_range(day)
     if why:
         raise src.error(path, why)

@@ -6,13 +6,16 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import ClassVar, Iterable, Mapping
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
+from cdp_lib.keys import suggest
+from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.segments.export import export_csv
 from cdp_lib.segments.history import _need, current_members
 from cdp_lib.segments.library import DEFAULT_FOLDER, load_library
@@ -22,25 +25,32 @@ PROFILE_FIELDS = ("average_order_value", "predicted_clv", "historic_clv")
 
 
 @dataclass(frozen=True)
-class SegmentationParams:
-    """Parameters of notebooks/segmentation.ipynb, validated."""
+class SegmentationParams(Params):
+    """Parameters of notebooks/segmentation.ipynb, validated (`output_dir`; `out_dir` is its old name)."""
+
+    BUILDER: ClassVar[str] = "segmentation_params"
+    ALIASES: ClassVar[Mapping[str, str]] = {"out_dir": "output_dir"}
+    WHERE: ClassVar[str] = "segmentation parameters"
 
     as_of: dt.date | None
     refresh: bool
     folder: str
     segments: tuple[str, ...]  # the segments the report shows (overlap, profiles, exports)
-    out_dir: Path
+    output_dir: Path
+
+    @property
+    def out_dir(self) -> Path:
+        """Old name of `output_dir`."""
+        return self.output_dir
 
 
 def segmentation_params(as_of: str | None = None, refresh: bool = True, folder: str | None = None,
-                        segments: Iterable[str] | None = None, out_dir: str | os.PathLike = "reports/segments") -> SegmentationParams:
-    """Check the report's parameters: as_of an ISO date or None, segments known to the library."""
-    day = None
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(str(as_of))
-        except ValueError:
-            raise InputError(f"as_of: expected a date written YYYY-MM-DD or None, got {as_of!r}") from None
+                        segments: Iterable[str] | None = None, output_dir: str | os.PathLike | None = None,
+                        *, out_dir: str | os.PathLike | None = None) -> SegmentationParams:
+    """Check the report's parameters: as_of an ISO date or None, segments known to the library;
+    `output_dir` (default reports/segments) receives tables, figures and exports."""
+    output_dir = renamed_keyword("output_dir", "out_dir", output_dir, out_dir) or "reports/segments"
+    day = parse_date(as_of, "as_of")
     if not isinstance(refresh, bool):
         raise InputError(f"refresh: expected true or false, got {refresh!r}")
     folder = folder or DEFAULT_FOLDER
@@ -48,10 +58,8 @@ def segmentation_params(as_of: str | None = None, refresh: bool = True, folder: 
     names = tuple(library) if segments is None else tuple(segments)
     for n in names:
         if n not in library:
-            from cdp_lib.segments.definition import suggest
-
             raise InputError(f"segments: unknown segment {n!r}{suggest(n, library)}")
-    return SegmentationParams(day, refresh, str(folder), names, Path(out_dir))
+    return SegmentationParams(day, refresh, str(folder), names, Path(output_dir))
 
 
 def latest_refresh_table(ws: Workspace) -> ir.Table:
