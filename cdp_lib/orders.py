@@ -8,7 +8,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cdp_lib import schema
-from cdp_lib.prerequisites import as_of_end
+from cdp_lib.dates import as_of_end
 from cdp_lib.workspace import Workspace
 
 
@@ -45,11 +45,27 @@ def customer_orders_table(source: Workspace | ir.Table, metric: str = schema.PLA
     [{'profile_id': 'a', 'orders': 2, 'revenue': 15.5}, {'profile_id': 'b', 'orders': 1, 'revenue': 0.0}]
     """
     events = source.events if isinstance(source, Workspace) else source
-    orders = events.filter(events.metric == metric)
-    orders = orders.filter(orders.timestamp <= ibis.literal(as_of_end(as_of)))
-    return orders.group_by("profile_id").aggregate(
-        orders=orders.count().cast("int64"),
-        revenue=orders.value.fill_null(0.0).sum().cast("float64"),
-        first_order_at=orders.timestamp.min(),
-        last_order_at=orders.timestamp.max(),
+    return order_summary_table(events.filter(events.metric == metric), as_of)
+
+
+def order_summary_table(orders: ir.Table, as_of: dt.date | str | None = None,
+                        recent_days: int | None = None) -> ir.Table:
+    """The one per-customer order summary, over rows that are orders already (any filter applied).
+
+    Rows after the end of the as-of date (UTC; None: today) are left out. Columns: `profile_id`,
+    `orders` (int64), `revenue` (float64, missing values as 0), `first_order_at`, `last_order_at`,
+    and with `recent_days` also `recent_orders` (orders in the `recent_days` days before the end
+    of the as-of date). `customer_orders_table`, RFM and the prerequisite checks all read it.
+    """
+    end = as_of_end(as_of)
+    upto = orders.filter(orders.timestamp <= ibis.literal(end))
+    columns = dict(
+        orders=upto.count().cast("int64"),
+        revenue=upto.value.fill_null(0.0).sum().cast("float64"),
+        first_order_at=upto.timestamp.min(),
+        last_order_at=upto.timestamp.max(),
     )
+    if recent_days is not None:
+        since = ibis.literal(end - dt.timedelta(days=recent_days))
+        columns["recent_orders"] = (upto.timestamp > since).sum().cast("int64")
+    return upto.group_by("profile_id").aggregate(**columns)

@@ -43,13 +43,10 @@ class PrerequisiteReport:
 def customer_activity_table(orders: ibis.Table, as_of: dt.date | str | None) -> ibis.Table:
     """Per customer with an order up to as-of: `orders`, `first_order`, `recent_orders` (orders
     in the `RECENT_ORDER_DAYS` days before the end of the as-of date)."""
-    end = as_of_end(as_of)
-    upto = orders.filter(orders.timestamp <= end)
-    return upto.group_by("profile_id").agg(
-        orders=upto.count(),
-        first_order=upto.timestamp.min(),
-        recent_orders=(upto.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
-    )
+    from cdp_lib.orders import order_summary_table  # orders imports workspace; keep this module light
+
+    per = order_summary_table(orders, as_of, recent_days=RECENT_ORDER_DAYS)
+    return per.select("profile_id", "orders", first_order=per.first_order_at, recent_orders=per.recent_orders)
 
 
 def activity_stats(activity: ibis.Table) -> dict[str, ibis.Scalar]:

@@ -27,6 +27,7 @@ from cdp_lib.dates import as_of_day, parse_date
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.keys import suggest
 from cdp_lib.metrics import events_for
+from cdp_lib.orders import order_summary_table
 from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.prerequisites import (
     RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
@@ -287,14 +288,9 @@ def _explain_no_orders(ws: Workspace, params: RfmParams, events: ir.Table, posit
 def customer_orders_table(orders: ir.Table, as_of: dt.date) -> ir.Table:
     """Per customer, in one pass over the orders: what RFM scores (`last_order`, `orders`,
     `monetary`) and what the prerequisite check reads (`orders`, `first_order`, `recent_orders`)."""
-    end = as_of_end(as_of)
-    return orders.group_by("profile_id").agg(
-        orders=orders.count(),
-        first_order=orders.timestamp.min(),
-        last_order=orders.timestamp.max(),
-        recent_orders=(orders.timestamp > end - pd.Timedelta(days=RECENT_ORDER_DAYS)).sum(),
-        monetary=orders.value.sum(),
-    )
+    per = order_summary_table(orders, as_of, recent_days=RECENT_ORDER_DAYS)
+    return per.select("profile_id", "orders", first_order=per.first_order_at, last_order=per.last_order_at,
+                      recent_orders=per.recent_orders, monetary=per.revenue)
 
 
 def rfm_values_table(orders: ir.Table, as_of: dt.date) -> ir.Table:
