@@ -188,3 +188,36 @@ def test_old_notebook_parameter_names_are_renamed_with_a_warning(tmp_path):
         got_old = runner.prepare(REPO / "notebooks" / "cohort.ipynb", parameters_file=old)[3]
     assert got_old == runner.prepare(REPO / "notebooks" / "cohort.ipynb", parameters_file=new)[3] \
         == {"grain": "week", "from_": "2024-01-01"}
+
+
+# -- CLI flags: --from/--to, --grain, --output-dir; the old flags warn and give the same output --
+def _cli_events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "profile_id": ["a", "a", "b", "b", "c", "c"],
+        "metric": ["Placed Order"] * 6,
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-09", "2024-01-02", "2024-02-20", "2024-01-15", "2024-03-01"],
+                                    utc=True),
+        "value": [10.0, 5.0, 7.0, 1.0, 3.0, 2.0],
+    })
+
+
+@pytest.mark.parametrize(("new", "old", "warning", "both"), [
+    (["cohort", "--grain", "week", "--from", "2024-01-01"], ["cohort", "--period", "week", "--from", "2024-01-01"],
+     "warning: --period is now --grain", ["--period", "week"]),
+    (["audience-performance", "--period", "custom", "--from", "2024-01-01", "--to", "2024-01-31"],
+     ["audience-performance", "--period", "custom", "--start", "2024-01-01", "--end", "2024-01-31"],
+     "warning: --start is now --from", ["--end", "2024-01-31"]),
+])
+def test_old_cli_flags_warn_and_give_the_same_output(new, old, warning, both, tmp_path, capsys):
+    db = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(db), events=_cli_events()).close()
+    if new[0] == "audience-performance":
+        (tmp_path / "members.yaml").write_text("Buyers: [a, b]\n")
+        new, old = (args + ["--members", str(tmp_path / "members.yaml")] for args in (new, old))
+    assert main(["--db", str(db), *new, "--out", str(tmp_path / "new.csv")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["--db", str(db), *old, "--out", str(tmp_path / "old.csv")]) == 0
+    assert warning in capsys.readouterr().err
+    assert (tmp_path / "new.csv").read_text() == (tmp_path / "old.csv").read_text()
+    assert main(["--db", str(db), *new, *both, "--out", str(tmp_path / "x.csv")]) == 2
+    assert "are the same option; keep only" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._base import Context, old_flag, pass_context, renamed_flag
 
 
 @click.command("catalog-insights")
@@ -13,12 +13,17 @@ from cdp_lib.commands._base import Context, pass_context
 @click.option("--repeat-window-days", type=int, default=90, show_default=True,
               help="A next order within this many days counts as a repeat purchase.")
 @click.option("--top-n", type=int, default=10, show_default=True, help="Other products kept per product.")
-@click.option("--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--output-dir", "output_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for repeat_timing.csv, same_cart.csv, next_order.csv, category_*.csv, profiles.csv.")
+@old_flag("--out-dir", "--output-dir", "out_dir", type=click.Path(file_okay=False))
 @pass_context
-def catalog_insights(ctx: Context, as_of, lookback_days, repeat_window_days, top_n, out_dir) -> None:
+def catalog_insights(ctx: Context, as_of, lookback_days, repeat_window_days, top_n, output_dir, out_dir) -> None:
     """Compute the catalog cards, store them in the workspace and write them as CSV files."""
     from cdp_lib.catalog import catalog_params, run_catalog_insights
+
+    out_dir = renamed_flag(output_dir, out_dir, "--output-dir", "--out-dir")
+    if out_dir is None:
+        raise click.UsageError("Missing option '--output-dir'.")
 
     params = catalog_params(as_of, lookback_days, repeat_window_days, top_n)
     insights = run_catalog_insights(ctx.duckdb_workspace(), params, out_dir)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._output import check_out, write_frame
 from cdp_lib.errors import InputError, NotComputedError
 
 FOLDER_OPTION = click.option(
@@ -34,20 +35,22 @@ def segment() -> None:
 @click.argument("definition")
 @AS_OF_OPTION
 @FOLDER_OPTION
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write members to this CSV file.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write members to this .csv (or .parquet) file.")
 @pass_context
 def run(ctx: Context, definition: str, as_of: str | None, folder: str, out: str | None) -> None:
     """Evaluate one definition (YAML file or library name) and list its members."""
     from cdp_lib.segments import find_definition, load_library, members_table, members_with_fields
 
+    if out:
+        check_out(out)  # refused before anything is computed
     library = load_library(_folder(folder), missing_ok=True)
     d = find_definition(definition, library, _folder(folder))
     ws = ctx.workspace(read_only=True)
     members = members_with_fields(ws, members_table(ws, d, as_of, library), ["profile_id", "external_id", "email"])
     df = members.execute()
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        write_frame(df, out)  # the one CLI writer: whole file or none
         click.echo(f"{d.name}: {len(df):,} members written to {out}")
     else:
         click.echo(f"{d.name}: {len(df):,} members")
