@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -24,6 +24,7 @@ from cdp_lib.dates import parse_date, today
 from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
 from cdp_lib.filters import validate_filter, where_expr
+from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.workspace import Workspace
 
 MEASURES = {
@@ -167,11 +168,33 @@ def latest_event_day(ws: Workspace) -> dt.date:
     return ws_today if last is None or pd.isna(last) else min(pd.Timestamp(last).date(), ws_today)
 
 
-def kpi_period(ws: Workspace, start: Any = None, end: Any = None, default_days: int = 30) -> Period:
-    """The period to report: `end` defaults to the newest event's day, `start` to
-    `default_days` days ending on `end`."""
-    end_day = latest_event_day(ws) if end is None else Period.parse(end, end).end
-    start_day = end_day - dt.timedelta(days=default_days - 1) if start is None else start
+@dataclass(frozen=True)
+class KpiParams(Params):
+    """The KPI overview's range, validated before a workspace is opened: `from_`/`to` (YAML
+    `from`/`to`; the old `start`/`end` still work and warn). None: see `kpi_period`."""
+
+    ALIASES: ClassVar[Mapping[str, str]] = {"start": "from_", "end": "to"}
+    WHERE: ClassVar[str] = "KPI parameters"
+
+    from_: dt.date | None = None
+    to: dt.date | None = None
+
+    def __post_init__(self):
+        first, last = parse_date(self.from_, "from"), parse_date(self.to, "to")
+        if first and last and first > last:
+            raise InputError(f"from {first} is after to {last}; swap them")
+        object.__setattr__(self, "from_", first)
+        object.__setattr__(self, "to", last)
+
+
+def kpi_period(ws: Workspace, from_: Any = None, to: Any = None, default_days: int = 30, *,
+               start: Any = None, end: Any = None) -> Period:
+    """The period to report: `to` defaults to the newest event's day, `from_` to `default_days`
+    days ending on `to`. `start`/`end` are their old names (accepted with a warning)."""
+    from_ = renamed_keyword("from_", "start", from_, start)
+    to = renamed_keyword("to", "end", to, end)
+    end_day = latest_event_day(ws) if to is None else Period.parse(to, to).end
+    start_day = end_day - dt.timedelta(days=default_days - 1) if from_ is None else from_
     return Period.parse(start_day, end_day)
 
 

@@ -19,6 +19,7 @@ from cdp_lib.cohorts import CohortParams, cohort_params, cohort_table
 from cdp_lib.errors import DeprecatedSpellingWarning, InputError
 from cdp_lib.funnel import FunnelParams, funnel_params
 from cdp_lib.health import HealthParams
+from cdp_lib.kpi import KpiParams
 from cdp_lib.monitors.report import MonitorsParams
 from cdp_lib.params import Params, notebook_params_class
 from cdp_lib.rfm import RfmParams
@@ -27,7 +28,7 @@ from cdp_lib.testing import workspace_from_frames
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = [RfmParams, FunnelParams, CohortParams, AudienceParams, SegmentationParams, MonitorsParams,
-           CatalogParams, HealthParams]
+           CatalogParams, HealthParams, KpiParams]
 
 
 @contextlib.contextmanager
@@ -74,6 +75,7 @@ def test_from_yaml_reads_from_to_and_names_the_file(tmp_path):
     (AudienceParams, {"period": "custom", "start": "2024-03-01", "end": "2024-03-09"},
      {"period": "custom", "from": "2024-03-01", "to": "2024-03-09"}),
     (SegmentationParams, {"out_dir": "x"}, {"output_dir": "x"}),
+    (KpiParams, {"start": "2024-03-01", "end": "2024-03-09"}, {"from": "2024-03-01", "to": "2024-03-09"}),
 ])
 def test_old_names_in_a_mapping_warn_and_give_the_same_params(cls, old, new):
     with pytest.warns(DeprecatedSpellingWarning, match=r"f.yaml: '\w+' is now called '\w+'"):
@@ -128,7 +130,7 @@ def test_cohort_grain_alias_gives_the_same_table():
 # -- cdp run validates the notebook's *Params before a kernel starts ---------------------------
 MARKED = {"rfm": RfmParams, "funnel": FunnelParams, "cohort": CohortParams, "audience_performance": AudienceParams,
           "segmentation": SegmentationParams, "monitors": MonitorsParams, "catalog_insights": CatalogParams,
-          "data_health": HealthParams}
+          "data_health": HealthParams, "kpi_overview": KpiParams}
 
 
 @pytest.mark.parametrize("notebook", sorted(MARKED))
