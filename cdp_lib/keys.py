@@ -14,8 +14,15 @@ from cdp_lib.errors import InputError
 
 
 def close_matches(word: Any, known: Iterable, n: int = 3, cutoff: float = 0.6) -> list[str]:
-    """Up to `n` known names closest to `word` (difflib ratio >= `cutoff`), best first."""
-    return difflib.get_close_matches(str(word), sorted({str(k) for k in known}), n=n, cutoff=cutoff)
+    """Up to `n` known names closest to `word` (difflib ratio >= `cutoff`), best first; a name
+    much further than the best (ratio lower by more than 0.1) is not offered beside it."""
+    names = sorted({str(k) for k in known})
+    close = difflib.get_close_matches(str(word), names, n=n, cutoff=cutoff)
+    if not close:
+        return []
+    ratio = {c: difflib.SequenceMatcher(None, str(word), c).ratio() for c in close}
+    best = max(ratio.values())
+    return [c for c in close if ratio[c] >= best - 0.1]
 
 
 def suggest(word: Any, known: Iterable, cutoff: float = 0.6) -> str:

@@ -12,7 +12,6 @@ import ast
 import contextlib
 import dataclasses
 import datetime as dt
-import difflib
 import io
 import json
 import logging
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cdp_lib.errors import InputError
+from cdp_lib.keys import suggest
 
 if TYPE_CHECKING:  # nbformat's import pulls jsonschema's format checkers: seconds
     import nbformat
@@ -328,8 +328,7 @@ def validate_parameters(
     for name, value in given.items():
         param = by_name.get(name)
         if param is None:
-            close = difflib.get_close_matches(name, list(by_name), n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = suggest(name, by_name)
             problems.append(f"unknown parameter {name!r} for {notebook}{hint} (known: {', '.join(by_name)})")
             continue
         if not _accepts(_parse_type(param.type), value):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import difflib
 import fcntl
 import json
 import logging
@@ -33,6 +32,7 @@ from croniter import croniter
 
 from cdp_lib import local_db, runner
 from cdp_lib.errors import InputError
+from cdp_lib.keys import check_keys, suggest
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,7 @@ class Schedule:
         return done
 
 
-def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise InputError(f"{where}: unknown key {key!r}{hint} (allowed: {', '.join(sorted(allowed))})")
+_check_keys = check_keys  # cdp_lib.keys: the one unknown-key check
 
 
 def _number(where: str, value, minimum: float = 0) -> float:
@@ -170,9 +165,7 @@ def parse_schedule(data: dict, source: str = "schedule") -> Schedule:
     for job in jobs:
         for dep in job.depends_on:
             if dep not in names:
-                close = difflib.get_close_matches(dep, names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise InputError(f"{source}: job {job.name!r} depends on unknown job {dep!r}{hint}")
+                raise InputError(f"{source}: job {job.name!r} depends on unknown job {dep!r}{suggest(dep, names)}")
     _check_cycles(jobs, source)
     return Schedule(settings, tuple(jobs))
 

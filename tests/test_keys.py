@@ -38,3 +38,8 @@ def test_no_reader_writes_its_own_close_match_search(module):
 
     source = inspect.getsource(importlib.import_module(module))
     assert "difflib" not in source and "unknown key(s)" not in source
+
+
+def test_suggest_leaves_out_names_much_further_than_the_best():
+    allowed = ["cron", "depends_on", "enabled", "name", "notebook", "parameters", "retries"]
+    assert suggest("retrys", allowed) == "; did you mean 'retries'?"  # not "... or 'parameters'"
