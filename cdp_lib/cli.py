@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import click
 
 from cdp_lib import commands
-from cdp_lib.errors import CdpError
+from cdp_lib.errors import CdpError, DeprecatedSpellingWarning
 from cdp_lib.commands._base import ENGINES, Context
 from cdp_lib.workspace import DEFAULT_PATH
 
@@ -56,7 +57,21 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one line and exit 2."""
+    """Run the CLI; user errors print one line and exit 2; an old spelling one `warning:` line."""
+    with warnings.catch_warnings():  # restores the warning machinery when the command ends
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DeprecatedSpellingWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of raising SystemExit.
         code = cli.main(args=argv, prog_name="cdp", standalone_mode=False)

@@ -223,3 +223,13 @@ def test_old_cli_flags_warn_and_give_the_same_output(new, old, warning, both, tm
     assert (tmp_path / "new.csv").read_text() == (tmp_path / "old.csv").read_text()
     assert main(["--db", str(db), *new, *both, "--out", str(tmp_path / "x.csv")]) == 2
     assert "are the same option; keep only" in capsys.readouterr().err
+
+
+def test_cdp_run_prints_an_old_parameter_name_as_one_warning_line(no_kernel, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # the old name is renamed (with the warning), then the bad value is refused before a kernel
+    assert main(["run", str(REPO / "notebooks" / "rfm.ipynb"), "--reports-dir", "r",
+                 "-p", "start_date", "2024-01-01", "-p", "lookback_days", "0"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "warning: rfm.ipynb: 'start_date' is now called 'from'; the old name still works for now"
+    assert err[1].startswith("error: rfm.ipynb parameters: lookback_days") and len(err) == 2
