@@ -30,7 +30,7 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -45,6 +45,7 @@ from cdp_lib.clv_likelihood import BgNbdRows, GammaGammaRows, bgnbd_objective, d
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.filters import where_expr
 from cdp_lib.metrics import events_for
+from cdp_lib.params import Params
 from cdp_lib.prerequisites import as_of_end, check_prerequisites
 from cdp_lib.workspace import Workspace
 
@@ -73,7 +74,7 @@ class ClvWarning(UserWarning):
 
 # -- parameters --------------------------------------------------------------------------------
 @dataclass
-class ClvParams:
+class ClvParams(Params):
     """Validated CLV parameters; the same names in YAML, notebook, function and CLI flag.
 
     `discount_rate` is annual (0.1 = 10 % a year), applied per 30-day step of the horizon.
@@ -102,13 +103,12 @@ class ClvParams:
     def __post_init__(self) -> None:
         self.validate()
 
+    WHERE: ClassVar[str] = "CLV parameters"
+
     @classmethod
     def from_dict(cls, data: dict, where: str = "params") -> "ClvParams":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"{where}: unknown CLV parameter(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
-        return cls(**data)
+        """Old name of `from_mapping` (cdp_lib.params.Params)."""
+        return cls.from_mapping(data, where)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ClvParams":

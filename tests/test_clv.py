@@ -542,7 +542,7 @@ def test_parameter_files_load_and_reject_unknown_keys(tmp_path):
         assert isinstance(clv.ClvParams.from_yaml(path), clv.ClvParams)
     bad = tmp_path / "bad.yaml"
     bad.write_text("horizon: 30\n")
-    with pytest.raises(InputError, match=r"bad.yaml: unknown CLV parameter\(s\) horizon"):
+    with pytest.raises(InputError, match=r"bad.yaml: unknown parameter 'horizon'; did you mean 'horizon_days'\?"):
         clv.ClvParams.from_yaml(bad)
 
 

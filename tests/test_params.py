@@ -15,6 +15,7 @@ from cdp_lib import runner
 from cdp_lib.audience import AudienceParams, audience_params, period_bounds
 from cdp_lib.catalog.insights import CatalogParams
 from cdp_lib.cli import main
+from cdp_lib.clv import ClvParams
 from cdp_lib.cohorts import CohortParams, cohort_params, cohort_table
 from cdp_lib.errors import DeprecatedSpellingWarning, InputError
 from cdp_lib.funnel import FunnelParams, funnel_params
@@ -28,7 +29,7 @@ from cdp_lib.testing import workspace_from_frames
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = [RfmParams, FunnelParams, CohortParams, AudienceParams, SegmentationParams, MonitorsParams,
-           CatalogParams, HealthParams, KpiParams]
+           CatalogParams, HealthParams, KpiParams, ClvParams]
 
 
 @contextlib.contextmanager
@@ -130,7 +131,8 @@ def test_cohort_grain_alias_gives_the_same_table():
 # -- cdp run validates the notebook's *Params before a kernel starts ---------------------------
 MARKED = {"rfm": RfmParams, "funnel": FunnelParams, "cohort": CohortParams, "audience_performance": AudienceParams,
           "segmentation": SegmentationParams, "monitors": MonitorsParams, "catalog_insights": CatalogParams,
-          "data_health": HealthParams, "kpi_overview": KpiParams}
+          "data_health": HealthParams, "kpi_overview": KpiParams,
+          "clv": ClvParams}
 
 
 @pytest.mark.parametrize("notebook", sorted(MARKED))
