@@ -301,7 +301,7 @@ def test_notebook_runs_on_the_demo_store(demo_store_path, tmp_path):
 
     notebook = Path(__file__).resolve().parent.parent / "notebooks" / "cohort.ipynb"
     pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path),
-                        parameters={"db": str(demo_store_path), "from_date": "2024-07-01"}, progress_bar=False)
+                        parameters={"db": str(demo_store_path), "from_": "2024-07-01"}, progress_bar=False)
     cohorts = pd.read_csv(tmp_path / "cohorts.csv")
     assert cohorts.cohort.min() == "2024-07" and cohorts.cohort.max() == "2025-06"
     assert (cohorts[cohorts.period == 0].retention == 1.0).all()

@@ -546,7 +546,7 @@ def test_notebook_on_cdnow(cdnow_path, tmp_path):
     db = tmp_path / "cdnow.duckdb"
     shutil.copyfile(cdnow_path, db)
     params = yaml.safe_load((REPO / "parameters/rfm/cdnow.yaml").read_text())
-    rows = run_notebook(db, tmp_path / "out", start_date="1997-12-31", **params)
+    rows = run_notebook(db, tmp_path / "out", from_="1997-12-31", **params)
     assert len(rows) == 23502 and list(rows.columns) == list(rfm.RFM_COLUMNS)
     change = pd.read_csv(tmp_path / "out" / "rfm_change_1997-12-31_1998-06-30.csv")
     assert change["customers_end"].sum() == 23502

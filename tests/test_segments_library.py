@@ -61,7 +61,7 @@ def test_segmentation_notebook_refreshes_and_reports(scored_demo, tmp_path):
     chosen = ["VIP", "VIP reachable by email", "Engaged 30 days", "Churn risk (RFM)"]
     for day in ("2025-06-23", END):  # two refreshes: a trend and entered/left
         pm.execute_notebook("notebooks/segmentation.ipynb", tmp_path / "out.ipynb", kernel_name="python3",
-                            parameters={"db": str(db), "as_of": day, "segments": chosen, "out_dir": str(out_dir)})
+                            parameters={"db": str(db), "as_of": day, "segments": chosen, "output_dir": str(out_dir)})
     latest = pd.read_csv(out_dir / "latest_refresh.csv").set_index("segment")
     assert set(latest.index) == set(chosen)
     assert (latest["entered"] + latest["left"]).sum() > 0
