@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from cdp_lib import schema
+from cdp_lib import memory, schema
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.project import resolve_path
 
@@ -71,6 +71,11 @@ class Workspace:
         # Python variables as tables (what Ibis sets on its own connections too).
         self._raw.execute("SET TimeZone = 'UTC'")
         self._raw.execute("SET python_enable_replacements = false")
+        try:  # memory limit and spill folder (CDP_MEMORY_LIMIT, CDP_TEMP_DIR; cdp_lib.memory)
+            memory.apply(self._raw)
+        except BaseException:
+            self._raw.close()
+            raise
         if not read_only:
             self.init()
 
