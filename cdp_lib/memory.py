@@ -96,9 +96,9 @@ def check(memory_limit: str | None = None, temp: str | os.PathLike | None = None
     return memory_limit_bytes(memory_limit), temp_dir(temp)
 
 
-def apply(con, memory_limit: str | None = None, temp: str | os.PathLike | None = None) -> None:
-    """Set the memory limit and spill folder on a raw DuckDB connection (storage edge)."""
-    limit, folder = check(memory_limit, temp)
-    con.execute(f"SET memory_limit = '{limit}B'")
+def apply(con, limit: int, folder: Path | None) -> None:
+    """Set a memory limit (bytes) and spill folder (None: DuckDB's) from `check` on a raw DuckDB
+    connection (storage edge)."""
+    con.execute(f"SET memory_limit = '{int(limit)}B'")
     if folder is not None:
         con.execute("SET temp_directory = ?", [str(folder)])

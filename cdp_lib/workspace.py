@@ -51,6 +51,9 @@ class Workspace:
                 f"workspace {self.path} does not exist; create it with 'cdp init' "
                 "or load data with 'make demo'"
             )
+        # Memory limit and spill folder (CDP_MEMORY_LIMIT, CDP_TEMP_DIR), checked before any file
+        # is touched: a bad value creates nothing (cdp_lib.memory).
+        limit, spill = memory.check()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         import duckdb
@@ -71,11 +74,7 @@ class Workspace:
         # Python variables as tables (what Ibis sets on its own connections too).
         self._raw.execute("SET TimeZone = 'UTC'")
         self._raw.execute("SET python_enable_replacements = false")
-        try:  # memory limit and spill folder (CDP_MEMORY_LIMIT, CDP_TEMP_DIR; cdp_lib.memory)
-            memory.apply(self._raw)
-        except BaseException:
-            self._raw.close()
-            raise
+        memory.apply(self._raw, limit, spill)
         if not read_only:
             self.init()
 
