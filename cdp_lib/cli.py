@@ -111,6 +111,12 @@ def _io_fault(exc: Exception) -> str | None:
     low = text.lower()
     if isinstance(exc, OSError) and exc.errno == 28 or "no space left" in low:
         return f"the disk is full ({text}); free some space (df -h) and run the command again"
+    if type(exc).__name__ == "OutOfMemoryException":  # DuckDB past its limit where it cannot spill
+        from cdp_lib import memory
+
+        limit = memory.memory_limit_bytes() / 1e9
+        return (f"DuckDB ran out of memory under its {limit:.1f} GB limit ({text}); raise the limit "
+                "(--memory-limit or CDP_MEMORY_LIMIT, e.g. 50%) or stop other jobs, then run the command again")
     if type(exc).__name__ == "IOException" or isinstance(exc, OSError):
         return f"I/O error ({text}); check the disk and the paths given, then run the command again"
     return None

@@ -146,3 +146,24 @@ def test_parse_size_units():
     assert parse_size("2MiB") == 2 * 2**20
     assert parse_size("1.25TB") == 1_250_000_000_000
     assert parse_size("50%") == pytest.approx(ram_bytes() / 2, rel=0.01)
+
+
+def test_out_of_memory_is_one_line_naming_the_limit(tmp_path, monkeypatch, capsys):
+    import duckdb
+
+    from cdp_lib import workspace
+
+    db = str(tmp_path / "ws.duckdb")
+    Workspace(db).close()
+
+    def too_big(self):
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: could not allocate block of size 256.0 KiB (1.9 GiB/1.9 GiB used)\n\n"
+            "Possible solutions:\n* Reducing the number of threads")
+
+    monkeypatch.setattr(workspace.Workspace, "summary", too_big)
+    code = main(["--db", db, "--memory-limit", "2GB", "info"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "DuckDB ran out of memory under its 2.0 GB limit (Out of Memory Error: could not allocate" in err
+    assert "--memory-limit or CDP_MEMORY_LIMIT" in err
