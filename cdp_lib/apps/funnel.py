@@ -160,13 +160,14 @@ class FunnelExplorerApp(App):
     def _table_html(self, shown: pd.DataFrame, bd: str | None) -> str:
         cols = [*([bd] if bd else []), *[c for c in SHOWN if c in shown.columns],
                 *[c for c in COMPARED if c in shown.columns]]
-        out = shown[cols].copy()
-        pct = ["conversion_from_start", "conversion_from_previous", "conversion_from_start_compared"]
-        for c in pct:
-            if c in out:
-                out[c.replace("conversion", "pct_conversion")] = 100 * out.pop(c)
-        if "median_seconds_to_step" in out:
-            out["median_hours_to_step"] = out.pop("median_seconds_to_step") / 3600
+        out = pd.DataFrame(index=shown.index)
+        for c in cols:  # percentages in %, seconds in hours; the order stays
+            if c.startswith("conversion_"):
+                out[f"pct_{c}"] = 100 * shown[c]
+            elif c == "median_seconds_to_step":
+                out["median_hours_to_step"] = shown[c] / 3600
+            else:
+                out[c] = shown[c]
         decimals = {c: 1 for c in out.columns if c.startswith("pct_") or c in {"change_points", "median_hours_to_step"}}
         return table_html(out, decimals, max_rows=60)
 

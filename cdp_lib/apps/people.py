@@ -62,7 +62,8 @@ class PeoplePanel:
         self.table = widgets.HTML()
         self.name = widgets.Text(description="Segment", placeholder="segment name",
                                  layout=widgets.Layout(width="360px"))
-        self.mode = widgets.ToggleButtons(options=list(modes), value=modes[0], description="Save as")
+        self.mode = widgets.ToggleButtons(options=list(modes), value=modes[0], description="Save as",
+                                          style={"button_width": "auto"})
         self.save_button = widgets.Button(description="Save as segment", button_style="primary")
         self.message = widgets.HTML()
         self.people: pd.DataFrame | None = None

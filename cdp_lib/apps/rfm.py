@@ -153,12 +153,13 @@ class RfmExplorerApp(App):
     def _build_matrix(self) -> None:
         matrix = transition_matrix(self.transitions).set_index("from \\ to")
         cell = widgets.Layout(width="118px", height="30px")
-        header = [widgets.HTML("<b>from \\ to</b>", layout=cell)] + [
+        label = widgets.Layout(width="150px", height="30px")
+        header = [widgets.HTML("<b>from \\ to</b>", layout=label)] + [
             widgets.HTML(f"<b>{html.escape(c)}</b>", layout=cell) for c in matrix.columns]
         rows = [widgets.HBox(header)]
         self.matrix_buttons = {}
         for from_group, counts in matrix.iterrows():
-            cells = [widgets.HTML(f"<b>{html.escape(from_group)}</b>", layout=cell)]
+            cells = [widgets.HTML(f"<b>{html.escape(from_group)}</b>", layout=label)]
             for to_group, n in counts.items():
                 b = widgets.Button(description=f"{int(n):,}", layout=cell, disabled=int(n) == 0,
                                    tooltip=f"{transition_label(from_group, to_group)}: {int(n):,} customers")
