@@ -93,6 +93,10 @@ def _products(df: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
     return out
 
 
+def _shown(shown: int, total: int) -> str:
+    return f"{total:,}" if shown >= total else f"newest {shown:,} of {total:,}"
+
+
 class Customer360App(App):
     """Search box (part of a name or email, or an identifier), matching people, and the 360 view
     of the chosen one: card, activity timeline and orders, times in the person's local time."""
@@ -173,10 +177,10 @@ class Customer360App(App):
         timeline, orders = timeline_frame(c), orders_frame(c)
         parts = [
             zone,
-            f"<h4>Orders (newest {self.timeline_limit:,})</h4>",
+            f"<h4>Orders ({_shown(len(orders), c.orders)})</h4>",
             f"<div class='cdp-orders'>{table_html(orders, max_rows=self.timeline_limit)}</div>"
             if not orders.empty else "<i>no orders yet</i>",
-            f"<h4>Activity timeline (newest {self.timeline_limit:,} events)</h4>",
+            f"<h4>Activity timeline (newest {len(timeline):,} event{'s' if len(timeline) != 1 else ''})</h4>",
             f"<div class='cdp-timeline'>{table_html(timeline, max_rows=self.timeline_limit)}</div>"
             if not timeline.empty else "<i>no activity yet</i>",
             f"<h4>Recently viewed (last {self.recent_days} days)</h4>",

@@ -42,7 +42,7 @@ class ConditionRow:
 
     def __init__(self, app: "SegmentBuilderApp", index: int, kind: str = NONE):
         self.app = app
-        self.kind = widgets.Dropdown(options=KINDS, value=kind, description=f"#{index + 1}", layout=_w("200px"))
+        self.kind = widgets.Dropdown(options=KINDS, value=kind, description=f"#{index + 1}", layout=_w("235px"))
         self.metric = widgets.Dropdown(options=app.metrics, layout=_w("170px"),
                                        value="Placed Order" if "Placed Order" in app.metrics else None)
         self.count_op = widgets.Dropdown(options=COUNT_OPS, value=">=", layout=_w("60px"))
@@ -60,6 +60,11 @@ class ConditionRow:
         self.widgets = [self.kind, self.metric, self.count_op, self.count, self.window, self.days,
                         self.event_property, self.profile_property, self.op, self.value, self.channel]
         self.box = widgets.HBox()
+        # classes name each control for styling and the browser tests
+        self.box.add_class("cdp-row").add_class(f"cdp-row-{index + 1}")
+        for name in ("kind", "metric", "count_op", "count", "window", "days", "event_property", "profile_property",
+                     "op", "value", "channel", "remove", "message"):
+            getattr(self, name).add_class(f"cdp-{name.replace('_', '-')}")
         for w in (self.kind, self.window, self.event_property, self.op):
             w.observe(lambda _: self._layout(), "value")
         for w in (self.kind, self.metric, self.event_property, self.profile_property):
@@ -135,9 +140,14 @@ class GroupBox:
         self.add_group.on_click(lambda _: self.add(GroupBox(app, depth + 1)))
         self.match.observe(app.refresh, "value")
         app.controls.append(self.match)
+        self.match.add_class("cdp-match")
+        self.add_row.add_class("cdp-add-row")
+        self.add_group.add_class("cdp-add-group")
+        self.remove.add_class("cdp-remove-group")
         border = "1px solid #c8d1dc" if depth > 1 else "none"
         self.box = widgets.VBox(layout=widgets.Layout(border_left=border, padding="0 0 0 10px" if depth > 1 else "0",
                                                       margin="2px 0 2px 12px" if depth > 1 else "0"))
+        self.box.add_class("cdp-group").add_class(f"cdp-group-{depth}")
         for i in range(rows):
             self.add(ConditionRow(app, app.next_index(), kind=b.DID if (depth == 1 and i == 0) else NONE), refresh=False)
         self._layout()
@@ -203,6 +213,9 @@ class SegmentBuilderApp(App):
             options=self._export_options(ws), value=[f for f in EXPORT_FIELDS if f in ws.profiles.columns],
             description="Fields", rows=5, layout=_w("300px"))
         self.export = widgets.Button(description="Export CSV")
+        self.name.add_class("cdp-name")
+        self.save.add_class("cdp-save")
+        self.export.add_class("cdp-export")
         self.export_html = widgets.HTML()
         self.members: int | None = None
         self.reach: dict[str, int] | None = None
