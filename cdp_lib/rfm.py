@@ -30,7 +30,7 @@ from cdp_lib.metrics import events_for
 from cdp_lib.orders import order_summary_table
 from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.prerequisites import (
-    RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
+    RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, judge_prerequisites,
 )
 from cdp_lib.workspace import Workspace
 
@@ -375,11 +375,6 @@ def rfm_table(ws: Workspace, params: RfmParams | None = None,
     return _checked_rfm(ws, params or RfmParams(), thresholds)[0]
 
 
-def rfm_prerequisites(orders: ir.Table, params: RfmParams) -> PrerequisiteReport:
-    """The shared data prerequisite check on the orders RFM will score."""
-    return check_prerequisites(orders, params.as_of_date, force=params.force, what="RFM")
-
-
 def _checked_rfm(ws: Workspace, params: RfmParams,
                  thresholds: RfmThresholds | None) -> tuple[ir.Table, RfmThresholds, PrerequisiteReport]:
     """Scores at `params.as_of`, after the checks. One query reads the orders once for the
@@ -480,8 +475,6 @@ def rfm_change(ws: Workspace, from_: dt.date | str | None = None, to: dt.date | 
     except DataError:  # nobody had ordered yet: everyone comes from "Never purchased"
         start_orders = end_orders.filter(ibis.literal(False))
     start_rfm, _ = _rfm_at(ws, start_orders, start_date, start_params, thresholds)
-    medians = rfm_medians_table(start_rfm).mutate(as_of=ibis.literal(start_date)).union(
-        rfm_medians_table(end_rfm).mutate(as_of=ibis.literal(end_date)))
     return RfmChange(
         start_date=start_date,
         end_date=end_date,
@@ -490,8 +483,15 @@ def rfm_change(ws: Workspace, from_: dt.date | str | None = None, to: dt.date | 
         end=end_rfm,
         distribution=rfm_distribution_table(start_rfm, end_rfm),
         transitions=rfm_transition_table(start_rfm, end_rfm),
-        medians=medians.relocate("as_of").order_by(["as_of", "position"]).drop("position"),
+        medians=rfm_change_medians_table(start_rfm, end_rfm, start_date, end_date),
     )
+
+
+def rfm_change_medians_table(start: ir.Table, end: ir.Table, start_date: dt.date, end_date: dt.date) -> ir.Table:
+    """`rfm_medians_table` at both dates, with an `as_of` column first (start rows, then end rows)."""
+    medians = rfm_medians_table(start).mutate(as_of=ibis.literal(start_date)).union(
+        rfm_medians_table(end).mutate(as_of=ibis.literal(end_date)))
+    return medians.relocate("as_of").order_by(["as_of", "position"]).drop("position")
 
 
 def rfm_distribution_table(start: ir.Table, end: ir.Table) -> ir.Table:

@@ -17,7 +17,7 @@ from cdp_lib.errors import InputError
 from cdp_lib.keys import suggest
 from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.segments.export import export_csv
-from cdp_lib.segments.history import _need, current_members
+from cdp_lib.segments.spells import _need, current_members
 from cdp_lib.segments.library import DEFAULT_FOLDER, load_library
 from cdp_lib.workspace import Workspace
 
