@@ -229,8 +229,8 @@ def test_from_and_to_select_cohorts_but_activity_follows_to_the_end():
 
 
 def test_invalid_parameters():
-    with pytest.raises(InputError, match="period: expected one of"):
-        cohort_params(period="quarter")
+    with pytest.raises(InputError, match="grain: expected one of"):
+        cohort_params(grain="quarter")
     ws = workspace_from_frames(events=orders(("p1", "2024-01-05T00:00:00Z", 1.0)))
     with pytest.raises(InputError, match="did you mean 'Placed Order'"):
         cohort_table(ws, cohort_params(metric="Placed Ordr"), metrics={}).execute()

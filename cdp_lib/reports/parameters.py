@@ -21,6 +21,7 @@ import yaml
 
 from cdp_lib.errors import InputError
 from cdp_lib.keys import suggest
+from cdp_lib.params import python_name
 
 if TYPE_CHECKING:  # nbformat's import pulls jsonschema's format checkers: seconds
     import nbformat
@@ -302,8 +303,10 @@ def validate_parameters(
     by_name = {p.name: p for p in declared}
     problems: list[str] = []
     out: dict = {}
-    given = {k: _normalise(v) for k, v in (values or {}).items()}
+    # YAML and `-p` write `from`; the notebook parameter is `from_` (cdp_lib.params.python_name)
+    given = {python_name(k): _normalise(v) for k, v in (values or {}).items()}
     for name, text in (text_values or {}).items():
+        name = python_name(name)
         param = by_name.get(name)
         if param is None:
             given[name] = text
