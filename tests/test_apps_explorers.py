@@ -263,6 +263,10 @@ def test_kpi_overview_against_the_same_period_last_year(kpi_ws):
     assert (df.loc["Total accounts", "value"], df.loc["Total accounts", "previous"]) == (2, 1)
     prev = kpi_overview(kpi_ws, "2025-03-08", "2025-03-14").set_index("metric")
     assert prev.loc["Revenue", "previous"] == 7.0  # the default stays the 7 days before
+    # longer than a year: the two periods overlap (2024-03-01..14); orders there count in both
+    long = kpi_overview(kpi_ws, "2024-03-01", "2025-03-14", comparison="last_year").set_index("metric")
+    assert (long.loc["Revenue", "value"], long.loc["Revenue", "previous"]) == (307.0, 100.0)
+    assert (long.loc["Orders", "value"], long.loc["Orders", "previous"]) == (7, 2)
 
 
 def test_email_and_sms_attributed_revenue_hand_computed(kpi_ws):

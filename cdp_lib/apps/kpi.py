@@ -144,6 +144,8 @@ class KpiApp(App):
         self.breakdown: pd.DataFrame | None = None
         self.series: pd.DataFrame | None = None
         self.sparklines: dict[str, pd.DataFrame] | None = None
+        self._daily: dict[str, pd.DataFrame] = {}
+        self._series_key = None
         self.controls = [self.preset, self.start, self.end, self.compare]
         self._anchor = end
         self._setting = False
@@ -188,7 +190,7 @@ class KpiApp(App):
 
     def clear(self) -> None:
         """An invalid date range: no card or chart of the previous range stays on screen."""
-        self.overview = self.breakdown = self.series = self.sparklines = None
+        self.overview = self.breakdown = self.series = self.sparklines = self._series_key = None
         self.comparison.value = self.cards.value = ""
         self.breakdown_chart.value = self.series_chart.value = b""
 
@@ -204,13 +206,17 @@ class KpiApp(App):
         overview = kpi_overview(ws, period.start, period.end, self.kpis, kind)
         channels, channel_daily = channel_revenue_overview(ws, period, prev)
         self.overview = pd.concat([overview, channels], ignore_index=True)
-        self.sparklines = {**kpi_sparklines(ws, period, self.kpis), **channel_daily}
+        key = (self.reader.snapshot if self.reader else None, period)
+        if key != self._series_key:  # a new comparison alone keeps the period's daily series
+            self._daily = kpi_sparklines(ws, period, self.kpis)
+            freq = "day" if period.days <= 62 else "week"
+            self.series = kpi_series(ws, period.start, period.end, self.series_kpi, freq).execute()
+            self.series_chart.value = figure_png(plot_kpi_series(self.series, self.series_kpi.label))
+            self._series_key = key
+        self.sparklines = {**self._daily, **channel_daily}
         self.cards.value = cards_html(self.overview, self.money_metrics, self.currency, self.sparklines,
                                       self.compare.value)
         self.breakdown = kpi_breakdown(ws, period.start, period.end, self.breakdown_kpi, kind)
         self.breakdown_chart.value = figure_png(plot_kpi_breakdown(
             self.breakdown, self.breakdown_kpi.label, compared_label=self.compare.value))
-        freq = "day" if period.days <= 62 else "week"
-        self.series = kpi_series(ws, period.start, period.end, self.series_kpi, freq).execute()
-        self.series_chart.value = figure_png(plot_kpi_series(self.series, self.series_kpi.label))
         self.monitors.value = monitors_html(ws)
