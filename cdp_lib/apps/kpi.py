@@ -132,7 +132,7 @@ class KpiApp(App):
         self.start = widgets.DatePicker(value=end - dt.timedelta(days=29), description="From")
         self.end = widgets.DatePicker(value=end, description="To")
         self.compare = widgets.Dropdown(options=list(COMPARISONS.values()), value=COMPARISONS["previous"],
-                                        description="Compare with")
+                                        description="Compare with", style={"description_width": "initial"})
         self.dates_message = widgets.HTML()
         self.field_messages = {"start": self.dates_message, "end": self.dates_message}
         self.comparison = widgets.HTML()
