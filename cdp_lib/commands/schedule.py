@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from cdp_lib import schedule as sched
+from cdp_lib.reports import schedule as sched
 from cdp_lib.commands._base import Context, pass_context
 
 schedule_file = click.option(

@@ -22,6 +22,7 @@ from cdp_lib import filters, metrics
 from cdp_lib.errors import NotComputedError
 from cdp_lib.dates import as_of_end, last_holiday
 from cdp_lib.segments.definition import WINDOW_UNIT_DAYS, SegmentDefinition, suggest
+from cdp_lib.segments.spells import current_members
 from cdp_lib.workspace import Workspace
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), as used by the haversine formula
@@ -319,8 +320,6 @@ class Compiler:
         if name in self.library:
             table = self.members(self.library[name])
         else:
-            from cdp_lib.segments.history import current_members
-
             table = current_members(self.ws, name)
         self.resolved[name] = table
         return table
