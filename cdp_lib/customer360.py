@@ -369,10 +369,7 @@ def activity_timeline(ws: Workspace, profile_id: str, as_of: Any = None, limit: 
     elif "product_id" in ev.columns:
         rows = rows.mutate(product=rows.product_id)
     df = rows.order_by([ibis.desc("timestamp"), ibis.desc("event_id")]).execute()
-    for c in ("product", "value", "channel", "order_id"):
-        if c not in df.columns:
-            df[c] = None
-    return df[["timestamp", "metric", "product", "value", "channel", "order_id"]].reset_index(drop=True)
+    return df.reindex(columns=["timestamp", "metric", "product", "value", "channel", "order_id"]).reset_index(drop=True)
 
 
 def order_list(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50) -> pd.DataFrame:
@@ -396,7 +393,6 @@ def order_list(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 5
         cancelled=ibis.ifelse(linked.metric == schema.CANCELLED_ORDER, linked.value.fill_null(0), 0).sum(),
     )
     out = orders.left_join(per, orders.order_id == per._oid)
-    out = out.mutate(items=out["items"].fill_null(0), refunded=out.refunded.fill_null(0.0),
-                     cancelled=out.cancelled.fill_null(0.0))
+    out = out.mutate(items=out["items"].fill_null(0), refunded=out.refunded.fill_null(0.0), cancelled=out.cancelled.fill_null(0.0))
     df = out.order_by([ibis.desc("placed_at"), ibis.desc("_eid")]).execute()
     return df[["placed_at", "order_id", "amount", "channel", "items", "refunded", "cancelled"]].reset_index(drop=True)

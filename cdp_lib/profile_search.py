@@ -60,58 +60,85 @@ class ProfileIndex:
     costs a few binary searches and one scan of a single text column.
     """
 
-    def __init__(self, rows: pd.DataFrame):
-        self.rows = rows.reset_index(drop=True)
-        low = {c: self.rows[c].fillna("").astype(str).str.strip().str.lower() for c in ("first_name", "last_name", "email")}
-        full = (low["first_name"] + " " + low["last_name"]).str.strip()
-        self.keys = {"first": low["first_name"], "last": low["last_name"], "full": full, "email": low["email"]}
+    def __init__(self, table: pa.Table):
+        """`table`: the columns of `SHOWN` and the keys `_first, _last, _full, _email, _phone,
+        _pid, _ext` (lower-cased, trimmed, normalised; empty text for missing), as `build` makes."""
+        self.rows = table.select(list(SHOWN)).to_pandas()
+        key = {name: table.column(name).combine_chunks() for name in ("_first", "_last", "_full", "_email")}
         self.sorted = {}
-        for name, key in self.keys.items():
-            values = key.to_numpy(dtype=str)
-            order = np.argsort(values, kind="stable")
-            self.sorted[name] = (values[order], order)
+        for name, values in key.items():  # byte order of UTF-8 = code-point order of Python str
+            order = pc.sort_indices(values).to_numpy()
+            self.sorted[name] = (pc.take(values, order).to_numpy(zero_copy_only=False), order)
         # position of each row in the result order (name, then id), for ranking within a tier
-        ranked = np.lexsort((self.rows.profile_id.fillna("").to_numpy(dtype=str), full.to_numpy(dtype=str)))
+        ranked = pc.sort_indices(table, sort_keys=[("_full", "ascending"), ("_pid", "ascending")]).to_numpy()
         self.rank = np.empty(len(ranked), dtype=np.int64)
         self.rank[ranked] = np.arange(len(ranked))
         # one text per person holding every key, for "contains" (\x1f never occurs in a query)
-        self.haystack = pa.array((full + "\x1f" + low["email"]).to_numpy(dtype=str))
-        self.idents = [pa.array(self.rows[c].fillna("").to_numpy(dtype=str)) for c in ("profile_id", "external_id")]
-        self.email = pa.array(low["email"].to_numpy(dtype=str))
-        self.phone = pa.array(_normal_phones(self.rows["phone"]).to_numpy(dtype=str))
+        self.haystack = pc.binary_join_element_wise(key["_full"], key["_email"], "\x1f")
+        self.idents = [table.column(c).combine_chunks() for c in ("_pid", "_ext")]
+        self.email = key["_email"]
+        self.phone = table.column("_phone").combine_chunks()
 
     @classmethod
     def build(cls, ws: Workspace) -> "ProfileIndex":
+        """Read the projection once; keys are computed by the engine."""
         p = ws.profiles
-        cols = {c: (p[c].cast("string") if c in p.columns else ibis.null("string")) for c in INDEXED}
-        return cls(p.select(**cols).execute())
+
+        def text(name: str):
+            return p[name].cast("string") if name in p.columns else ibis.null("string")
+
+        def key(name: str):
+            return text(name).strip().lower().fill_null("")
+
+        raw_phone = text("phone").strip()
+        digits = raw_phone.re_replace(r"[^0-9]", "")
+        phone = ibis.cases(  # the rule of `find_profiles`
+            (raw_phone.startswith("+"), "+" + digits),
+            (digits.startswith("00"), "+" + digits.substr(2)),
+            else_=digits,
+        )
+        phone = ibis.ifelse(digits.length() >= 5, phone, "").fill_null("")
+        full = (key("first_name") + " " + key("last_name")).strip()
+        table = p.select(
+            **{c: text(c) for c in SHOWN}, _first=key("first_name"), _last=key("last_name"), _full=full,
+            _email=key("email"), _phone=phone, _pid=text("profile_id").fill_null(""), _ext=text("external_id").fill_null(""),
+        ).to_pyarrow()
+        return cls(table)
 
     def exact(self, text: str) -> np.ndarray:
         """Rows whose profile id, external id, email (case-insensitive) or phone (digits) equals `text`."""
         from cdp_lib.customer360 import _normal_phone
 
-        tests = [(column, text) for column in self.idents]
+        tests = [(column, text) for column in self.idents] if text else []
         if text.strip():
             tests.append((self.email, text.lower()))
         phone = _normal_phone(text)
         if len(phone.lstrip("+")) >= 5:
             tests.append((self.phone, phone))
-        hit = np.zeros(len(self.rows), dtype=bool)
+        hit = np.zeros(len(self.rank), dtype=bool)
         for column, value in tests:
             hit |= pc.equal(column, value).to_numpy(zero_copy_only=False)
         return np.flatnonzero(hit)
 
     def starting(self, q: str) -> np.ndarray:
-        """Rows with a key starting with `q` (binary search in each sorted key)."""
-        found = []
+        """Mask of rows with a key starting with `q` (binary search in each sorted key)."""
+        mask = np.zeros(len(self.rank), dtype=bool)
         for values, order in self.sorted.values():
             lo = np.searchsorted(values, q, side="left")
-            hi = np.searchsorted(values, q + "\uffff", side="left")
-            found.append(order[lo:hi])
-        return np.unique(np.concatenate(found)) if found else np.array([], dtype=int)
+            hi = np.searchsorted(values, q + "\U0010ffff", side="left")
+            mask[order[lo:hi]] = True
+        return mask
 
     def containing(self, q: str) -> np.ndarray:
-        return np.flatnonzero(pc.match_substring(self.haystack, q).to_numpy(zero_copy_only=False))
+        """Mask of rows whose "first last" or email contains `q`."""
+        return pc.match_substring(self.haystack, q).to_numpy(zero_copy_only=False)
+
+    def best(self, mask: np.ndarray, k: int) -> np.ndarray:
+        """The first `k` rows of `mask` in result order (name, then id)."""
+        rows = np.flatnonzero(mask)
+        if len(rows) > k:
+            rows = rows[np.argpartition(self.rank[rows], k - 1)[:k]]
+        return rows[np.argsort(self.rank[rows], kind="stable")]
 
 
 def search_profiles(ws: Workspace | ProfileIndex, text: str, limit: int = LIMIT) -> ProfileSearch:
@@ -127,35 +154,26 @@ def search_profiles(ws: Workspace | ProfileIndex, text: str, limit: int = LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError(f"search: limit must be a whole number of at least 1, got {limit!r}")
     index = ws if isinstance(ws, ProfileIndex) else ProfileIndex.build(ws)
-    tiers = [(EXACT, index.exact(query))]
+    exact = np.zeros(len(index.rank), dtype=bool)
+    exact[index.exact(query)] = True
+    tiers = [(EXACT, exact)]
     if len(query) < MIN_PARTIAL:
-        if len(tiers[0][1]) == 0:
+        if not exact.any():
             raise InputError(f"search: type at least {MIN_PARTIAL} characters of a name or email")
     else:
         q = query.lower()
-        starts = index.starting(q)
-        contains = np.setdiff1d(index.containing(q), starts)
-        tiers += [(STARTS, starts), (CONTAINS, contains)]
-    picked, labels = np.array([], dtype=np.int64), []
-    for label_, rows in tiers:
-        rows = np.setdiff1d(np.asarray(rows, dtype=np.int64), picked)
-        rows = rows[np.argsort(index.rank[rows], kind="stable")][: limit + 1 - len(picked)]
-        picked = np.concatenate([picked, rows])
+        starts = index.starting(q) & ~exact
+        tiers += [(STARTS, starts), (CONTAINS, index.containing(q) & ~exact & ~starts)]
+    picked, labels = [], []
+    for label_, mask in tiers:
+        rows = index.best(mask, limit + 1 - len(picked))
+        picked += rows.tolist()
         labels += [label_] * len(rows)
         if len(picked) > limit:
             break
     out = index.rows.iloc[picked][list(SHOWN)].assign(match=labels).reset_index(drop=True)
     out = out.astype(object).where(out.notna(), None)
     return ProfileSearch(query, out.head(limit), capped=len(out) > limit, limit=limit)
-
-
-def _normal_phones(phones: pd.Series) -> pd.Series:
-    """`cdp_lib.customer360._normal_phone` for a column: digits, `+` or `00` as the international prefix."""
-    s = phones.fillna("").astype(str).str.strip()
-    digits = s.str.replace(r"[^0-9]", "", regex=True)
-    out = digits.where(~digits.str.startswith("00"), "+" + digits.str[2:])
-    out = out.where(~s.str.startswith("+"), "+" + digits)
-    return out.where(digits.str.len() >= 5, "")
 
 
 def label(row) -> str:

@@ -211,10 +211,14 @@ def _members(page) -> str:
 
 
 def _wait_members(page, expected: str) -> None:
-    page.wait_for_function(
-        f"() => document.querySelector('.cdp-members') && "
-        f"document.querySelector('.cdp-members').innerText === '{expected}' && !document.querySelector('.cdp-loading')",
-        timeout=LOAD_TIMEOUT_MS)
+    try:
+        page.wait_for_function(
+            f"() => document.querySelector('.cdp-members') && "
+            f"document.querySelector('.cdp-members').innerText === '{expected}' && !document.querySelector('.cdp-loading')",
+            timeout=LOAD_TIMEOUT_MS)
+    except Exception:
+        screenshot(page, "segment_builder_failed")  # what the page showed instead, for review
+        raise AssertionError(f"expected {expected} members; the page shows: {page.inner_text('body')[:3000]}") from None
 
 
 def _type(locator, text: str) -> None:
@@ -265,6 +269,9 @@ def test_segment_builder_nested_groups_counts_export_and_save(open_app, snapshot
     page.locator(".cdp-group-2 .cdp-match button", has_text="OR (any)").click()
     page.locator(".cdp-row-4 .cdp-kind select").select_option(label="profile property")
     page.locator(".cdp-row-4 .cdp-profile-property select").select_option(label="country")
+    # the re-render this choice starts must be over before typing, or Enter lands on a disabled box
+    page.wait_for_selector(".cdp-row-4 .cdp-row-note", timeout=LOAD_TIMEOUT_MS)
+    wait_idle(page)
     _type(page.locator(".cdp-row-4 .cdp-value input"), "CA")
     page.locator(".cdp-group-2 .cdp-add-row").click()
     page.wait_for_selector(".cdp-row-5", timeout=LOAD_TIMEOUT_MS)
