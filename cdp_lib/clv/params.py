@@ -13,6 +13,7 @@ import yaml
 from cdp_lib import schema
 from cdp_lib.dates import parse_date
 from cdp_lib.errors import InputError
+from cdp_lib.keys import check_keys
 from cdp_lib.params import Params
 from cdp_lib.prerequisites import as_of_end
 
@@ -71,8 +72,10 @@ class ClvParams(Params):
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "params") -> "ClvParams":
-        """Old name of `from_mapping` (cdp_lib.params.Params)."""
-        return cls.from_mapping(data, where)
+        """Like `from_mapping` (cdp_lib.params.Params), but a bad value's message is not prefixed
+        with `where` (the CLI's one-line errors read `horizon_days: ...`)."""
+        check_keys(where, data, cls.parameter_names(), noun="parameter")
+        return cls(**data)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ClvParams":
