@@ -1,0 +1,206 @@
+"""Tables for people: every cell formatted by its column's kind, no index, long text wrapped.
+
+A column's kind comes from `kinds` when given, else from its name and values (see `column_kind`):
+``money``, ``percent`` (a ratio 0-1), ``points`` (a value already in percent), ``days``,
+``count``, ``number``, ``date``, ``text``. `table(df)` returns a `Table`, which a notebook shows as
+HTML and a terminal prints as aligned text; `format_frame(df)` returns the cells as strings.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cdp_lib.display import format as fmt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+KINDS = ("money", "percent", "points", "days", "count", "number", "date", "text")
+MONEY_WORDS = ("revenue", "monetary", "clv", "order_value", "spend", "price", "amount", "aov")
+PERCENT_WORDS = ("share", "rate", "retention", "conversion", "probability", "p_alive")
+POINTS_WORDS = ("pct", "percent", "change_%")
+DAYS_WORDS = ("days", "recency")
+TEXT_WIDTH = 60
+
+
+def column_kind(name: str, values: pd.Series | None = None) -> str:
+    """The kind of column `name` by its words (``*_revenue`` is money, ``share`` a ratio, ...),
+    then by its dtype (integers are counts, other numbers plain numbers, datetimes dates)."""
+    low = str(name).lower()
+    dtype = getattr(values, "dtype", None)
+    numeric = dtype is not None and dtype.kind in "iuf"
+    if dtype is not None and dtype.kind in "mM":
+        return "date" if dtype.kind == "M" else "days"
+    if numeric or dtype is None or dtype.kind == "O":
+        if any(w in low for w in POINTS_WORDS):
+            return "points"
+        if any(w in low for w in PERCENT_WORDS) and not low.endswith(("_count", "customers", "profiles")):
+            return "percent"
+        if any(w in low for w in MONEY_WORDS) or low in ("value", "historic", "predicted") or low.endswith("_value"):
+            return "money" if numeric or dtype is None else "text"
+        if any(w in low for w in DAYS_WORDS) and numeric:
+            return "days"
+    if numeric:
+        return "count" if dtype.kind in "iu" else "number"
+    if dtype is not None and dtype.kind == "b":
+        return "text"
+    return "text"
+
+
+def format_value(value: Any, kind: str, currency: str | None = None, decimals: int | None = None) -> str:
+    """One cell of a column of `kind`."""
+    if kind == "money":
+        return fmt.money(value, currency, decimals) if not isinstance(value, str) else value
+    if kind == "percent":
+        return fmt.percent(value, 1 if decimals is None else decimals) if not isinstance(value, str) else value
+    if kind == "points":
+        return (fmt.percent(value, 1 if decimals is None else decimals, ratio=False)
+                if not isinstance(value, str) else value)
+    if kind == "days":
+        return fmt.days(value) if not isinstance(value, str) else value
+    if kind == "count":
+        return fmt.number(value, 0 if decimals is None else decimals) if not isinstance(value, str) else value
+    if kind == "number":
+        if isinstance(value, str):
+            return value
+        return fmt.number(value, 2 if decimals is None else decimals)
+    if kind == "date":
+        return fmt.date(value)
+    return fmt.cell(value)
+
+
+def format_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
+                 decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
+                 width: int | None = None) -> pd.DataFrame:
+    """`df` with every cell as display text and a plain 0..n-1 index; `labels` renames columns
+    (default: underscores become spaces); `width` wraps text cells (newline-separated)."""
+    import pandas as pd
+
+    if currency is None:
+        from cdp_lib.display.settings import currency as setting
+
+        currency = setting()
+    kinds = dict(kinds or {})
+    bad = {k: v for k, v in kinds.items() if v not in KINDS}
+    if bad:
+        from cdp_lib.errors import InputError
+
+        raise InputError(f"table kinds {bad}: expected one of {', '.join(KINDS)}")
+    decimals = dict(decimals or {})
+    frame = df.reset_index() if _named_index(df) else df.reset_index(drop=True)
+    out = {}
+    for col in frame.columns:
+        series = frame[col]
+        kind = kinds.get(col) or column_kind(col, series)
+        cells = [format_value(v, kind, currency, decimals.get(col)) for v in series.tolist()]
+        if width and kind == "text":
+            cells = [fmt.wrap(c, width) for c in cells]
+        name = (labels or {}).get(col, str(col).replace("_", " ") if labels is None else str(col))
+        out[name] = cells
+    return pd.DataFrame(out, index=range(len(frame)))
+
+
+def _named_index(df: pd.DataFrame) -> bool:
+    """A meaningful index (a pivot's row labels) is kept as columns; a plain RangeIndex is dropped."""
+    import pandas as pd
+
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
+        return False
+    return any(n is not None for n in df.index.names)
+
+
+class Table:
+    """A formatted table: HTML in notebooks (no index, right-aligned numbers, wrapped text), text
+    in terminals. `.frame` holds the display strings."""
+
+    def __init__(self, df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
+                 decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
+                 caption: str | None = None):
+        self.frame = format_frame(df, kinds, currency, decimals, labels)
+        self._numeric = {name for name, col in zip(self.frame.columns, _source_columns(df))
+                         if (kinds or {}).get(col, column_kind(col, _column(df, col))) not in ("text", "date")}
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.frame.columns)
+        rows = []
+        for record in self.frame.itertuples(index=False):
+            cells = []
+            for name, value in zip(self.frame.columns, record):
+                cls = ' class="num"' if name in self._numeric else ""
+                cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return (f'<table class="cdp-table">{caption}<thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table>{_CSS}')
+
+    def __str__(self) -> str:
+        return text_table(self.frame)
+
+    __repr__ = __str__
+
+
+def _source_columns(df):
+    frame = df.reset_index() if _named_index(df) else df
+    return list(frame.columns)
+
+
+def _column(df, col):
+    frame = df.reset_index() if _named_index(df) else df
+    return frame[col]
+
+
+def table(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
+          decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
+          caption: str | None = None) -> Table:
+    """A `Table` of `df` for display (see the module docstring for how cells are formatted)."""
+    return Table(df, kinds, currency, decimals, labels, caption)
+
+
+def text_table(frame: pd.DataFrame, max_width: int | None = None) -> str:
+    """Display strings as aligned text columns; text cells are wrapped so that a line fits
+    `max_width` characters when possible."""
+    columns = [str(c) for c in frame.columns]
+    rows = [[str(v) for v in r] for r in frame.itertuples(index=False)]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    if max_width:
+        widths = _shrink(widths, columns, rows, max_width)
+    lines_out = []
+    for cells in [columns, *rows]:
+        parts = [fmt.wrap(c, w).split("\n") if len(c) > w else [c] for c, w in zip(cells, widths)]
+        height = max(len(p) for p in parts)
+        for k in range(height):
+            pieces = []
+            for i, (p, w) in enumerate(zip(parts, widths)):
+                text = p[k] if k < len(p) else ""
+                numeric = cells is not columns and _looks_numeric(text)
+                pieces.append(text.rjust(w) if numeric else text.ljust(w))
+            lines_out.append("  ".join(pieces).rstrip())
+    return "\n".join(lines_out)
+
+
+def _shrink(widths, columns, rows, max_width):
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > max_width:
+        i = max(range(len(widths)), key=lambda j: widths[j])
+        floor = max(len(columns[i].split()[0]) if columns[i] else 1, 8)
+        if widths[i] <= floor:
+            break
+        widths[i] -= 1
+    return widths
+
+
+def _looks_numeric(text: str) -> bool:
+    stripped = text.replace(",", "").replace(".", "").replace("%", "").replace("-", "").replace("+", "")
+    stripped = stripped.lstrip("$€£¥₩₹").strip()
+    return bool(stripped) and stripped.replace(" ", "").isdigit() or text == fmt.MISSING
+
+
+_CSS = ("<style>table.cdp-table{border-collapse:collapse;font-family:var(--cdp-font,'DejaVu Sans',sans-serif);"
+        "font-size:13px;margin:0.5em 0}table.cdp-table th{background:#f1f4f8;text-align:left;padding:4px 10px;"
+        "border-bottom:2px solid #c9d3df}table.cdp-table td{padding:3px 10px;border-bottom:1px solid #e3e8ee;"
+        "white-space:normal;max-width:32em;vertical-align:top}table.cdp-table td.num{text-align:right;"
+        "white-space:nowrap;font-variant-numeric:tabular-nums}table.cdp-table caption{text-align:left;"
+        "font-weight:bold;padding:4px 0}</style>")
