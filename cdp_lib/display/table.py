@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 KINDS = ("money", "percent", "points", "days", "count", "number", "date", "text")
 MONEY_WORDS = ("revenue", "monetary", "clv", "order_value", "spend", "price", "amount", "aov")
-PERCENT_WORDS = ("share", "rate", "retention", "conversion", "probability", "p_alive")
-POINTS_WORDS = ("pct", "percent", "change_%")
+PERCENT_WORDS = ("share", "rate", "retention", "conversion", "probability", "p_alive", "reachable")
+POINTS_WORDS = ("pct", "percent")
 DAYS_WORDS = ("days", "recency")
 TEXT_WIDTH = 60
 
@@ -29,18 +29,23 @@ def column_kind(name: str, values: pd.Series | None = None) -> str:
     """The kind of column `name` by its words (``*_revenue`` is money, ``share`` a ratio, ...),
     then by its dtype (integers are counts, other numbers plain numbers, datetimes dates)."""
     low = str(name).lower()
+    tokens = set(low.replace(" ", "_").split("_"))
+
+    def has(words):  # whole words of a snake_case name; "order_value" as a phrase
+        return any((w in low) if "_" in w else (w in tokens) for w in words)
+
     dtype = getattr(values, "dtype", None)
     numeric = dtype is not None and dtype.kind in "iuf"
     if dtype is not None and dtype.kind in "mM":
         return "date" if dtype.kind == "M" else "days"
     if numeric or dtype is None or dtype.kind == "O":
-        if any(w in low for w in POINTS_WORDS):
+        if has(POINTS_WORDS):
             return "points"
-        if any(w in low for w in PERCENT_WORDS) and not low.endswith(("_count", "customers", "profiles")):
+        if has(PERCENT_WORDS) and not low.endswith(("_count", "customers", "profiles")):
             return "percent"
-        if any(w in low for w in MONEY_WORDS) or low in ("value", "historic", "predicted") or low.endswith("_value"):
+        if has(MONEY_WORDS) or low in ("value", "historic", "predicted") or low.endswith("_value"):
             return "money" if numeric or dtype is None else "text"
-        if any(w in low for w in DAYS_WORDS) and numeric:
+        if has(DAYS_WORDS) and numeric:
             return "days"
     if numeric:
         return "count" if dtype.kind in "iu" else "number"
@@ -159,6 +164,22 @@ def table(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: st
     return Table(df, kinds, currency, decimals, labels, caption)
 
 
+def pairs(mapping: Mapping[str, Any], names: tuple[str, str] = ("item", "value"),
+          currency: str | None = None) -> Table:
+    """A dict shown as a two-column table; each value formatted by its key's kind
+    (``holdout_error_pct`` -> ``15.3 %``, ``revenue`` -> money), keys with spaces for underscores."""
+    import pandas as pd
+
+    if currency is None:
+        from cdp_lib.display.settings import currency as setting
+
+        currency = setting()
+    rows = [(str(k).replace("_", " "), format_value(v, column_kind(k) if not isinstance(v, (str, bool)) else "text",
+                                                       currency))
+            for k, v in mapping.items()]
+    return Table(pd.DataFrame(rows, columns=list(names)), kinds={names[0]: "text", names[1]: "text"}, currency=currency)
+
+
 def text_table(frame: pd.DataFrame, max_width: int | None = None) -> str:
     """Display strings as aligned text columns; text cells are wrapped so that a line fits
     `max_width` characters when possible."""
@@ -203,4 +224,7 @@ _CSS = ("<style>table.cdp-table{border-collapse:collapse;font-family:var(--cdp-f
         "border-bottom:2px solid #c9d3df}table.cdp-table td{padding:3px 10px;border-bottom:1px solid #e3e8ee;"
         "white-space:normal;max-width:32em;vertical-align:top}table.cdp-table td.num{text-align:right;"
         "white-space:nowrap;font-variant-numeric:tabular-nums}table.cdp-table caption{text-align:left;"
-        "font-weight:bold;padding:4px 0}</style>")
+        "font-weight:bold;padding:4px 0}"
+        # JupyterLab's output CSS right-aligns every cell: text reads left, numbers right
+        "table.cdp-table td,table.cdp-table th{text-align:left!important}"
+        "table.cdp-table td.num{text-align:right!important}</style>")
