@@ -251,3 +251,15 @@ def test_summary_renders_escaped_html_and_plain_text():
     s = narrative.summary("Revenue <up>.", "", "Second.")
     assert str(s) == "Revenue <up>. Second."
     assert "&lt;up&gt;" in s._repr_html_() and 'class="cdp-summary"' in s._repr_html_()
+
+
+def test_pairs_formats_values_by_their_key_and_keeps_given_decimals():
+    from cdp_lib.display.table import pairs
+
+    shown = pairs({"customers": "1799", "Modified BG/NBD r": "0.7417", "log-likelihood": "-20464.9",
+                   "holdout_error_pct": 15.3, "annual discount rate": 0.1, "predicted_revenue": 1234.5,
+                   "data window": "2023-07-06 to 2025-06-30", "external id": "00123", "ok": True}).frame
+    assert shown.set_index("item")["value"].to_dict() == {
+        "customers": "1,799", "Modified BG/NBD r": "0.7417", "log-likelihood": "-20,464.9",
+        "holdout error pct": "15.3 %", "annual discount rate": "10.0 %", "predicted revenue": "$1,234.50",
+        "data window": "2023-07-06 to 2025-06-30", "external id": "00123", "ok": "yes"}

@@ -7,7 +7,9 @@ itself in a terminal). Numbers in sentences use `cdp_lib.display.format`.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,21 @@ def summary(*sentences: str) -> Text:
 def note(*sentences: str) -> Text:
     """An interpretation sentence shown under a table or chart."""
     return Text(" ".join(s.strip() for s in sentences if s and s.strip()), "cdp-note")
+
+
+@contextlib.contextmanager
+def warnings_as_notes():
+    """Warnings raised inside the block are shown as notes after it, in plain words, instead of
+    the kernel's stderr block that repeats the line of code that raised them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    from IPython.display import display
+
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+            continue
+        display(note(f"Note: {w.message}"))
 
 
 def join_words(words: Sequence[str], last: str = "and") -> str:

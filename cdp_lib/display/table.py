@@ -134,7 +134,9 @@ class Table:
         for record in self.frame.itertuples(index=False):
             cells = []
             for name, value in zip(self.frame.columns, record):
-                cls = ' class="num"' if name in self._numeric else ""
+                # numbers, ids and dates never break at a hyphen; sentences wrap
+                cls = (' class="num"' if name in self._numeric
+                       else ' class="nw"' if " " not in str(value) and len(str(value)) <= 32 else "")
                 cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
@@ -174,40 +176,81 @@ def pairs(mapping: Mapping[str, Any], names: tuple[str, str] = ("item", "value")
         from cdp_lib.display.settings import currency as setting
 
         currency = setting()
-    rows = [(str(k).replace("_", " "), format_value(v, column_kind(k) if not isinstance(v, (str, bool)) else "text",
-                                                       currency))
-            for k, v in mapping.items()]
+    rows = []
+    for key, value in mapping.items():
+        kind = "text" if isinstance(value, bool) else column_kind(key)
+        parsed = _number_text(value)
+        if parsed is not value and kind in ("text", "count", "number"):
+            places = len(value.strip().partition(".")[2])  # keep the decimals the value was given with
+            shown = fmt.number(parsed, places if places else None)
+        else:
+            shown = format_value(parsed, kind, currency)
+        rows.append((str(key).replace("_", " "), shown))
     return Table(pd.DataFrame(rows, columns=list(names)), kinds={names[0]: "text", names[1]: "text"}, currency=currency)
 
 
+def _number_text(value: Any) -> Any:
+    """'1799' -> 1799 and '-20464.9' -> -20464.9 (values a report stringified); other text as is."""
+    import re
+
+    if isinstance(value, str) and re.fullmatch(r"-?(0|[1-9]\d{0,14})(\.\d+)?", value.strip()):
+        return float(value) if "." in value else int(value)
+    return value
+
+
 def text_table(frame: pd.DataFrame, max_width: int | None = None) -> str:
-    """Display strings as aligned text columns; text cells are wrapped so that a line fits
-    `max_width` characters when possible."""
+    """Display strings as aligned text columns (numbers right-aligned). With `max_width`, the
+    widest columns are narrowed until a line fits: headers break after underscores, text cells
+    between words; numbers never break."""
     columns = [str(c) for c in frame.columns]
     rows = [[str(v) for v in r] for r in frame.itertuples(index=False)]
+    numeric = [all(_looks_numeric(r[i]) for r in rows) and bool(rows) for i in range(len(columns))]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     if max_width:
-        widths = _shrink(widths, columns, rows, max_width)
+        floors = [max([len(p) for p in _header_parts(c)]
+                      + [len(r[i]) if numeric[i] else max((len(w) for w in r[i].split()), default=0) for r in rows])
+                  for i, c in enumerate(columns)]
+        widths = _shrink(widths, floors, max_width)
     lines_out = []
-    for cells in [columns, *rows]:
-        parts = [fmt.wrap(c, w).split("\n") if len(c) > w else [c] for c, w in zip(cells, widths)]
+    for is_head, cells in [(True, columns)] + [(False, r) for r in rows]:
+        parts = [(_wrap_header(c, w) if is_head else fmt.wrap(c, w).split("\n")) if len(c) > w else [c]
+                 for c, w in zip(cells, widths)]
         height = max(len(p) for p in parts)
         for k in range(height):
             pieces = []
             for i, (p, w) in enumerate(zip(parts, widths)):
                 text = p[k] if k < len(p) else ""
-                numeric = cells is not columns and _looks_numeric(text)
-                pieces.append(text.rjust(w) if numeric else text.ljust(w))
+                pieces.append(text.rjust(w) if numeric[i] else text.ljust(w))
             lines_out.append("  ".join(pieces).rstrip())
     return "\n".join(lines_out)
 
 
-def _shrink(widths, columns, rows, max_width):
+def _header_parts(header: str) -> list[str]:
+    """'conversion_from_start' -> ['conversion_', 'from_', 'start'] (break points after '_')."""
+    parts, cur = [], ""
+    for ch in header:
+        cur += ch
+        if ch in "_ ":
+            parts.append(cur)
+            cur = ""
+    return [*parts, cur] if cur else parts
+
+
+def _wrap_header(header: str, width: int) -> list[str]:
+    lines, cur = [], ""
+    for part in _header_parts(header):
+        if cur and len(cur) + len(part.rstrip()) > width:
+            lines.append(cur.rstrip())
+            cur = ""
+        cur += part
+    return [*lines, cur.rstrip()] if cur else lines
+
+
+def _shrink(widths, floors, max_width):
     widths = list(widths)
     while sum(widths) + 2 * (len(widths) - 1) > max_width:
-        i = max(range(len(widths)), key=lambda j: widths[j])
-        floor = max(len(columns[i].split()[0]) if columns[i] else 1, 8)
-        if widths[i] <= floor:
+        i = max(range(len(widths)), key=lambda j: widths[j] - floors[j])
+        if widths[i] <= floors[i]:
             break
         widths[i] -= 1
     return widths
@@ -227,4 +270,4 @@ _CSS = ("<style>table.cdp-table{border-collapse:collapse;font-family:var(--cdp-f
         "font-weight:bold;padding:4px 0}"
         # JupyterLab's output CSS right-aligns every cell: text reads left, numbers right
         "table.cdp-table td,table.cdp-table th{text-align:left!important}"
-        "table.cdp-table td.num{text-align:right!important}</style>")
+        "table.cdp-table td.num{text-align:right!important}table.cdp-table td.nw{white-space:nowrap}</style>")
