@@ -263,3 +263,11 @@ def test_pairs_formats_values_by_their_key_and_keeps_given_decimals():
         "customers": "1,799", "Modified BG/NBD r": "0.7417", "log-likelihood": "-20,464.9",
         "holdout error pct": "15.3 %", "annual discount rate": "10.0 %", "predicted revenue": "$1,234.50",
         "data window": "2023-07-06 to 2025-06-30", "external id": "00123", "ok": "yes"}
+
+
+def test_per_row_kinds_for_tables_of_mixed_measures():
+    df = pd.DataFrame({"metric": ["Revenue", "Orders", "Average order value", "Conversion rate", "Mean items"],
+                       "value": [45439.351, 459.0, 99.0, 0.125, 2.345], "change_pct": [24.4, 17.1, 6.2, -1.0, 0.0]})
+    out = format_frame(df, per_row=("metric", ["value"]))
+    assert out["value"].tolist() == ["$45,439.35", "459", "$99.00", "12.5 %", "2.35"]
+    assert out["change pct"].tolist() == ["24.4 %", "17.1 %", "6.2 %", "-1.0 %", "0.0 %"]

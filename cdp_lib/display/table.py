@@ -9,7 +9,7 @@ HTML and a terminal prints as aligned text; `format_frame(df)` returns the cells
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cdp_lib.display import format as fmt
@@ -28,8 +28,8 @@ TEXT_WIDTH = 60
 def column_kind(name: str, values: pd.Series | None = None) -> str:
     """The kind of column `name` by its words (``*_revenue`` is money, ``share`` a ratio, ...),
     then by its dtype (integers are counts, other numbers plain numbers, datetimes dates)."""
-    low = str(name).lower()
-    tokens = set(low.replace(" ", "_").split("_"))
+    low = str(name).lower().replace(" ", "_")
+    tokens = set(low.split("_"))
 
     def has(words):  # whole words of a snake_case name; "order_value" as a phrase
         return any((w in low) if "_" in w else (w in tokens) for w in words)
@@ -78,9 +78,12 @@ def format_value(value: Any, kind: str, currency: str | None = None, decimals: i
 
 def format_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
                  decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
-                 width: int | None = None) -> pd.DataFrame:
+                 width: int | None = None, per_row: tuple[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """`df` with every cell as display text and a plain 0..n-1 index; `labels` renames columns
-    (default: underscores become spaces); `width` wraps text cells (newline-separated)."""
+    (default: underscores become spaces); `width` wraps text cells (newline-separated).
+
+    `per_row=("metric", ["value", "previous"])` formats those columns by each row's label
+    (a "Revenue" row as money, an "Orders" row as a count) for tables of mixed measures."""
     import pandas as pd
 
     if currency is None:
@@ -99,12 +102,24 @@ def format_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, curre
     for col in frame.columns:
         series = frame[col]
         kind = kinds.get(col) or column_kind(col, series)
-        cells = [format_value(v, kind, currency, decimals.get(col)) for v in series.tolist()]
+        if per_row and col in per_row[1]:
+            cells = [format_value(v, _row_kind(label, v), currency, decimals.get(col))
+                     for label, v in zip(frame[per_row[0]].tolist(), series.tolist())]
+        else:
+            cells = [format_value(v, kind, currency, decimals.get(col)) for v in series.tolist()]
         if width and kind == "text":
             cells = [fmt.wrap(c, width) for c in cells]
         name = (labels or {}).get(col, str(col).replace("_", " ") if labels is None else str(col))
         out[name] = cells
     return pd.DataFrame(out, index=range(len(frame)))
+
+
+def _row_kind(label: Any, value: Any) -> str:
+    kind = column_kind(str(label))
+    if kind != "text":
+        return kind
+    whole = not fmt.is_missing(value) and not isinstance(value, str) and float(value).is_integer()
+    return "count" if whole else "number"
 
 
 def _named_index(df: pd.DataFrame) -> bool:
@@ -122,8 +137,8 @@ class Table:
 
     def __init__(self, df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
                  decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
-                 caption: str | None = None):
-        self.frame = format_frame(df, kinds, currency, decimals, labels)
+                 caption: str | None = None, per_row: tuple[str, Sequence[str]] | None = None):
+        self.frame = format_frame(df, kinds, currency, decimals, labels, per_row=per_row)
         self._numeric = {name for name, col in zip(self.frame.columns, _source_columns(df))
                          if (kinds or {}).get(col, column_kind(col, _column(df, col))) not in ("text", "date")}
         self.caption = caption
@@ -161,9 +176,9 @@ def _column(df, col):
 
 def table(df: pd.DataFrame, kinds: Mapping[str, str] | None = None, currency: str | None = None,
           decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
-          caption: str | None = None) -> Table:
-    """A `Table` of `df` for display (see the module docstring for how cells are formatted)."""
-    return Table(df, kinds, currency, decimals, labels, caption)
+          caption: str | None = None, per_row: tuple[str, Sequence[str]] | None = None) -> Table:
+    """A `Table` of `df` for display (see the module docstring and `format_frame`)."""
+    return Table(df, kinds, currency, decimals, labels, caption, per_row)
 
 
 def pairs(mapping: Mapping[str, Any], names: tuple[str, str] = ("item", "value"),
