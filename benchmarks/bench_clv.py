@@ -6,7 +6,7 @@ Run by hand on a quiet machine (heavy: ~10M orders, several GB of RAM):
     flock /tmp/cdp-bench.lock .venv/bin/python benchmarks/bench_clv.py --reuse   # same data again
 
 What each side produces:
-- engine_summary: `clv_summary.summary_table` materialised as a DuckDB temporary table (computed
+- engine_summary: `cdp_lib.clv.summary.summary_table` materialised as a DuckDB temporary table (computed
   and available in the engine, not in pandas); engine_summary_pandas: the same as a DataFrame;
   lifetimes_summary: `summary_data_from_transaction_data` (a DataFrame) on the orders read
   from Parquet (read not timed).
@@ -98,7 +98,8 @@ def _peak_mb() -> float:
 
 def step_engine_summary(work: Path) -> dict:
     """Summary statistics computed and kept in the engine (a DuckDB temporary table); no pandas."""
-    from cdp_lib import Workspace, clv_summary
+    from cdp_lib import Workspace
+    from cdp_lib.clv import summary as clv_summary
 
     ws = Workspace(work / "cdp.duckdb", read_only=True)
     t = time.perf_counter()
@@ -110,7 +111,8 @@ def step_engine_summary(work: Path) -> dict:
 
 def step_engine_summary_pandas(work: Path) -> dict:
     """The same summary fetched into a pandas DataFrame (what lifetimes returns)."""
-    from cdp_lib import Workspace, clv_summary
+    from cdp_lib import Workspace
+    from cdp_lib.clv import summary as clv_summary
 
     ws = Workspace(work / "cdp.duckdb", read_only=True)
     t = time.perf_counter()
@@ -138,11 +140,12 @@ def step_lifetimes_summary(work: Path) -> dict:
 def step_fit_score(work: Path) -> dict:
     """From the per-customer summary (materialised in the engine, not timed, like the plain
     side's precomputed frame): both fits and every customer's scores, materialised in the engine."""
-    from cdp_lib import Workspace, clv, clv_summary
+    from cdp_lib import Workspace, clv
+    from cdp_lib.clv import summary as clv_summary
 
     ws = Workspace(work / "cdp.duckdb", read_only=True)
     params = clv.ClvParams(as_of=AS_OF, model="bgnbd", force=True, tol=TOL)  # compared with plain BG/NBD below
-    clv._lifetimes()  # import outside the timer, as the plain step does
+    clv.models.import_lifetimes()  # import outside the timer, as the plain step does
     summary = clv_summary.summary_table(ws.events, pd.Timestamp(AS_OF).date(), "D").cache()
     txn_rows, spend_rows = (int(clv_summary.distinct_combinations_table(summary, keys).count().execute())
                             for keys in (["frequency", "recency_days", "T_days"], ["frequency", "monetary_value"]))
@@ -164,7 +167,7 @@ def step_weighted_fit(work: Path) -> dict:
 
     ws = Workspace(work / "cdp.duckdb", read_only=True)
     params = clv.ClvParams(as_of=AS_OF, model="bgnbd", force=True, tol=TOL)  # compared with plain BG/NBD below
-    clv._lifetimes()  # import outside the timer, as the plain step does
+    clv.models.import_lifetimes()  # import outside the timer, as the plain step does
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

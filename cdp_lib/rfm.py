@@ -30,7 +30,7 @@ from cdp_lib.dates import as_of_day
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.metrics import events_for
 from cdp_lib.prerequisites import (
-    RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, check_prerequisites, judge_prerequisites,
+    RECENT_ORDER_DAYS, PrerequisiteReport, activity_stats, as_of_end, judge_prerequisites,
 )
 from cdp_lib.workspace import Workspace
 
@@ -412,11 +412,6 @@ def rfm_table(ws: Workspace, params: RfmParams | None = None,
     elsewhere (e.g. at another date); otherwise they are computed from this date's customers.
     """
     return _checked_rfm(ws, params or RfmParams(), thresholds)[0]
-
-
-def rfm_prerequisites(orders: ir.Table, params: RfmParams) -> PrerequisiteReport:
-    """The shared data prerequisite check on the orders RFM will score."""
-    return check_prerequisites(orders, params.as_of_date, force=params.force, what="RFM")
 
 
 def _checked_rfm(ws: Workspace, params: RfmParams,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from cdp_lib import schema
+from cdp_lib import memory, schema
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.project import resolve_path
 
@@ -51,6 +51,9 @@ class Workspace:
                 f"workspace {self.path} does not exist; create it with 'cdp init' "
                 "or load data with 'make demo'"
             )
+        # Memory limit and spill folder (CDP_MEMORY_LIMIT, CDP_TEMP_DIR), checked before any file
+        # is touched: a bad value creates nothing (cdp_lib.memory).
+        limit, spill = memory.check()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         import duckdb
@@ -71,6 +74,7 @@ class Workspace:
         # Python variables as tables (what Ibis sets on its own connections too).
         self._raw.execute("SET TimeZone = 'UTC'")
         self._raw.execute("SET python_enable_replacements = false")
+        memory.apply(self._raw, limit, spill)
         if not read_only:
             self.init()
 
@@ -298,18 +302,13 @@ class Workspace:
         out: dict = {"tables": sizes}
         if sizes.get("events"):
             if self.is_duckdb:
-                # Storage edge: three aggregate queries, no Ibis compile (keeps `cdp info` quick).
-                in_range = (f"timestamp >= TIMESTAMPTZ '{schema.EARLIEST_TIME} 00:00:00+00' "
-                            f"AND timestamp < TIMESTAMPTZ '{schema.LATEST_TIME} 00:00:00+00'")
-                first, last, hidden = self._raw.execute(
-                    f"SELECT min(timestamp) FILTER ({in_range}), max(timestamp) FILTER ({in_range}), "
-                    f"count(*) FILTER (timestamp IS NOT NULL AND NOT ({in_range})) FROM events").fetchone()
+                # Storage edge: stored by ingest (cdp_lib.events_summary), else three aggregate
+                # queries; no Ibis compile either way (keeps `cdp info` quick).
+                from cdp_lib import events_summary
+
+                first, last, hidden, rows = events_summary.read(self._raw, present)
                 if hidden:
-                    out["events_out_of_range"] = int(hidden)
-                rows = self._raw.execute(
-                    "SELECT metric, count(*) AS events, count(DISTINCT profile_id) AS profiles "
-                    f"FROM events WHERE timestamp IS NULL OR ({in_range}) "
-                    "GROUP BY metric ORDER BY events DESC, metric").fetchall()
+                    out["events_out_of_range"] = hidden
             else:
                 import ibis
 

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 import lifetimes
 from lifetimes.utils import summary_data_from_transaction_data
 
-from cdp_lib import Workspace, clv, clv_summary
-from cdp_lib.clv_validation import frequency_recency_matrix, validate_holdout
+from cdp_lib import Workspace, clv
+from cdp_lib.clv import summary as clv_summary
+from cdp_lib.clv.validation import frequency_recency_matrix, validate_holdout
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.testing import workspace_from_frames
 
@@ -242,7 +243,7 @@ def test_condensed_likelihood_equals_lifetimes_value_and_autograd_gradient(log_p
     on random customers with many repeated (x, t_x, T) rows and one-time buyers."""
     from autograd import value_and_grad
 
-    from cdp_lib.clv_likelihood import BgNbdRows, bgnbd_objective
+    from cdp_lib.clv.likelihood import BgNbdRows, bgnbd_objective
 
     rng = np.random.default_rng(seed)
     n = 300

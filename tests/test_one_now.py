@@ -79,7 +79,8 @@ def store(tmp_path):
 @pytest.mark.filterwarnings("ignore::cdp_lib.audience.HistoryWarning")  # a fresh history, on purpose
 @pytest.mark.parametrize("which", ["none", "today", "ten_days_ago"])
 def test_one_audience_one_number_through_every_path(store, tmp_path, capsys, which):
-    from cdp_lib import clv, clv_summary, kpi, orders, rfm
+    from cdp_lib import clv, kpi, orders, rfm
+    from cdp_lib.clv import summary as clv_summary
     from cdp_lib.apps.segment_builder import SegmentBuilderApp
     from cdp_lib.audience import audience_params, audience_performance_table
     from cdp_lib.segments import export_csv, load_library, members_table, refresh, sample

@@ -13,7 +13,7 @@ event id is the row's line number in the file and no row is ever dropped as a du
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 from pathlib import Path
 
@@ -32,11 +32,13 @@ CDNOW_SAMPLE_CUSTOMERS = 2_357
 def cdnow_source(sample: bool = False) -> Path:
     """Path of the CDNOW text file inside the installed `lifetimes` package."""
     name = "CDNOW_sample.txt" if sample else "CDNOW_master.txt"
-    try:
-        path = Path(str(importlib.resources.files("lifetimes") / "datasets" / name))
-    except ModuleNotFoundError:
+    # Located, not imported: importing lifetimes changes pandas options (cdp_lib.clv.models
+    # is the one module that imports it, inside a fence).
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None or not spec.submodule_search_locations:
         raise InputError("the CDNOW data ships with the 'lifetimes' package, which is not "
-                         "installed; run 'make install'") from None
+                         "installed; run 'make install'")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / name
     if not path.exists():
         raise InputError(f"{path} is missing from the installed 'lifetimes' package; reinstall it")
     return path

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from cdp_lib import identity
+from cdp_lib import events_summary, identity
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.ingest.columns import check_table, parse_mapping, plan_columns
 from cdp_lib.ingest.readers import Readers
@@ -147,6 +147,8 @@ def _ingest(ws, table, source, explicit, progress) -> IngestResult:
                 from cdp_lib.transforms.store import apply_active
 
                 apply_active(ws, ingest_id, now)
+            if (table == "events" and counts["loaded"]) or counts.get("merges"):
+                events_summary.store(db)  # what `cdp info` reads (cdp_lib.events_summary)
             db.execute(
                 "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [ingest_id, table, str(path), source.sha256, counts["rows"],

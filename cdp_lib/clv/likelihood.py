@@ -4,7 +4,7 @@ lifetimes evaluates its likelihoods through autograd, once per row, and computes
 after every fit. These functions evaluate the SAME objectives (lifetimes' formulas, in the same
 log-parameters, scaling and normalisation, penalty included) with hand-derived gradients,
 grouping every term that depends on one column only by that column's distinct values, so one
-evaluation costs a few vector operations over the rows. `cdp_lib.clv` runs them through the
+evaluation costs a few vector operations over the rows. `cdp_lib.clv.models` runs them through the
 optimiser lifetimes uses (scipy BFGS, same start, same `tol`), so the estimates are lifetimes'
 estimates (tests/test_clv.py compares values, gradients and fits with lifetimes' own).
 

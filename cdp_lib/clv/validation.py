@@ -2,7 +2,8 @@
 
 The calibration period ends `holdout_days` before the as-of date; models are fitted on it and
 compared with what customers actually did in the holdout (purchase days, daily-collapsed, as in
-Fader, Hardie & Lee 2005, section 5). The frames returned here feed `cdp_lib.plots.clv`.
+Fader, Hardie & Lee 2005, section 5). The frames returned here feed `cdp_lib.plots.clv`. The
+models come from `cdp_lib.clv.models`, which does not import this module.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cdp_lib import clv_summary
-from cdp_lib.clv import ClvParams, TransactionModel, SpendModel, _fit_models, orders_table
+from cdp_lib.clv import summary as clv_summary
+from cdp_lib.clv.models import SpendModel, TransactionModel, fit_models
+from cdp_lib.clv.params import ClvParams
+from cdp_lib.clv.summary import orders_table
 from cdp_lib.errors import DataError
 from cdp_lib.workspace import Workspace
 
@@ -76,7 +79,7 @@ def validate_holdout(ws: Workspace, params: ClvParams, holdout_days: int | None 
             f"no orders on or before the calibration end {calibration_end} ({holdout_days} days before "
             f"{observation_end}); use a shorter holdout"
         )
-    tm, sm, combos, _ = _fit_models(cal_summary, params)
+    tm, sm, combos, _ = fit_models(cal_summary, params)
     holdout = clv_summary.holdout_table(orders, calibration_end, observation_end)
     joined = cal_summary.left_join(holdout, "profile_id").select(cal_summary, holdout.frequency_holdout)
     customers = joined.select(

@@ -1,4 +1,4 @@
-"""Engine-side inputs of the CLV models: per-customer summary statistics as Ibis expressions.
+"""Engine-side inputs of the CLV models: order events and per-customer summary statistics.
 
 The conventions reproduce `lifetimes.utils.summary_data_from_transaction_data(freq="D")`
 exactly, so published results on CDNOW reproduce from raw transactions:
@@ -11,28 +11,85 @@ exactly, so published results on CDNOW reproduce from raw transactions:
 - time unit `D` counts days, `W` counts days / 7 (fractional weeks, as in Fader, Hardie &
   Lee 2005).
 
-Nothing here leaves the engine: every function takes and returns Ibis tables.
+Nothing here leaves the engine: every function takes and returns Ibis tables (`orders_table`
+and `count_negative_orders` run one aggregate each to check the data).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cdp_lib.errors import InputError
+from cdp_lib import schema
+from cdp_lib.clv.params import ClvParams, ClvWarning, unit_days
+from cdp_lib.errors import DataError, InputError
+from cdp_lib.filters import where_expr
+from cdp_lib.metrics import events_for
+from cdp_lib.prerequisites import as_of_end
+from cdp_lib.workspace import Workspace
 
-TIME_UNITS = {"D": 1.0, "W": 7.0}
 
-
-def unit_days(time_unit: str) -> float:
-    """Days per model time unit (`D` 1, `W` 7)."""
+def orders_table(ws: Workspace, params: ClvParams) -> ir.Table:
+    """Order events of `params.metric` (optionally filtered), negative values left out with a warning."""
     try:
-        return TIME_UNITS[time_unit]
-    except KeyError:
-        raise InputError(f"time_unit: {time_unit!r} is not a time unit; expected 'D' (days) or 'W' (weeks)") from None
+        orders = events_for(ws, params.metric)
+    except InputError:
+        if params.metric != schema.PLACED_ORDER:
+            raise
+        raise DataError(
+            f"no orders: metric {params.metric!r} has no events in the workspace; load orders "
+            "with 'cdp ingest events' or pass the metric that records orders (--metric)"
+        ) from None
+    if params.where:
+        orders = orders.filter(where_expr(orders, params.where, where="where", as_of=params.as_of))
+    upto = orders.filter(orders.timestamp <= as_of_end(params.as_of))
+    stats = upto.aggregate(n=upto.count(), negative=(upto.value < 0).sum(), first=upto.timestamp.min()).execute().iloc[0]
+    if int(stats["n"]) == 0:
+        first = orders.timestamp.min().execute()
+        if first is not None and not pd.isna(first):
+            raise DataError(
+                f"as_of {params.as_of_date} is before the first {params.metric!r} event "
+                f"({pd.Timestamp(first):%Y-%m-%d}); choose a later as-of date"
+            )
+        raise DataError(
+            f"no orders: metric {params.metric!r} has no events in the workspace; load orders "
+            "with 'cdp ingest events' or pass the metric that records orders (--metric)"
+        )
+    negative = int(stats["negative"] or 0)
+    if negative:
+        if negative == int(stats["n"]):
+            raise DataError(
+                f"all {negative:,} {params.metric!r} events up to {params.as_of_date} have a negative "
+                "value; orders must carry the amount paid (record refunds as 'Refunded Order' events)"
+            )
+        warnings.warn(
+            f"{negative:,} {params.metric!r} events with a negative value left out of CLV "
+            "(record refunds as 'Refunded Order' events)", ClvWarning, stacklevel=2,
+        )
+    return orders.filter(orders.value.isnull() | (orders.value >= 0))
+
+
+def refund_events(ws: Workspace, params: ClvParams) -> ir.Table:
+    """Refund events; a store that never recorded the default refund metric simply has none."""
+    try:
+        return events_for(ws, params.refund_metric)
+    except InputError:
+        if params.refund_metric != schema.REFUNDED_ORDER:
+            raise
+        return ws.events.filter(ws.events.metric == params.refund_metric)
+
+
+def count_negative_orders(ws: Workspace, params: ClvParams) -> int:
+    """Order events with a negative value up to the as-of date (left out of CLV)."""
+    orders = events_for(ws, params.metric)
+    if params.where:
+        orders = orders.filter(where_expr(orders, params.where, where="where", as_of=params.as_of))
+    upto = orders.filter((orders.timestamp <= as_of_end(params.as_of)) & (orders.value < 0))
+    return int(upto.count().execute())
 
 
 def purchase_days_table(orders: ir.Table) -> ir.Table:
