@@ -271,3 +271,10 @@ def test_per_row_kinds_for_tables_of_mixed_measures():
     out = format_frame(df, per_row=("metric", ["value"]))
     assert out["value"].tolist() == ["$45,439.35", "459", "$99.00", "12.5 %", "2.35"]
     assert out["change pct"].tolist() == ["24.4 %", "17.1 %", "6.2 %", "-1.0 %", "0.0 %"]
+
+
+def test_datetime_columns_keep_their_time_and_empty_tables_say_none():
+    df = pd.DataFrame({"watermark": pd.to_datetime(["2026-12-01 12:23:16", "2026-12-01 00:00:00"], utc=True)})
+    assert format_frame(df)["watermark"].tolist() == ["2026-12-01 12:23", "2026-12-01"]
+    html = table(pd.DataFrame({"trigger": [], "changes": []}))._repr_html_()
+    assert '<td class="empty" colspan="2">none</td>' in html

@@ -71,8 +71,8 @@ def format_value(value: Any, kind: str, currency: str | None = None, decimals: i
         if isinstance(value, str):
             return value
         return fmt.number(value, 2 if decimals is None else decimals)
-    if kind == "date":
-        return fmt.date(value)
+    if kind == "date":  # a time of day only when there is one
+        return fmt.cell(value) if hasattr(value, "hour") else fmt.date(value)
     return fmt.cell(value)
 
 
@@ -154,6 +154,8 @@ class Table:
                        else ' class="nw"' if " " not in str(value) and len(str(value)) <= 32 else "")
                 cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
+        if not rows:
+            rows.append(f'<tr><td class="empty" colspan="{max(len(self.frame.columns), 1)}">none</td></tr>')
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return (f'<table class="cdp-table">{caption}<thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table>{_CSS}')
