@@ -278,3 +278,47 @@ def test_datetime_columns_keep_their_time_and_empty_tables_say_none():
     assert format_frame(df)["watermark"].tolist() == ["2026-12-01 12:23", "2026-12-01"]
     html = table(pd.DataFrame({"trigger": [], "changes": []}))._repr_html_()
     assert '<td class="empty" colspan="2">none</td>' in html
+
+
+def test_charts_have_titles_and_axis_labels_with_units(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cdp_lib.plots import audience, funnel, health, kpi
+    from cdp_lib.plots import rfm as rfm_plots
+
+    (tmp_path / "parameters").mkdir()
+    (tmp_path / "parameters" / "workspace.yaml").write_text("currency: EUR\n")
+    medians = pd.DataFrame({"rfm_group": ["Champions"], "median_monetary": [10.0]})
+    revenue = pd.DataFrame({"rfm_group": ["Champions"], "customer_share": [100.0], "revenue_share": [100.0]})
+    steps = pd.DataFrame({"step": [1, 2], "metric": ["A", "B"], "profiles": [10, 4],
+                          "conversion_from_start": [1.0, 0.4], "conversion_from_previous": [1.0, 0.4]})
+    axes = [rfm_plots.plot_medians(medians), rfm_plots.plot_revenue_share(revenue), funnel.plot_funnel(steps),
+            kpi.plot_kpi_series(pd.DataFrame({"period": ["2025-01-01"], "value": [1.0]})),
+            health.plot_events_per_day(pd.DataFrame({"day": ["2025-01-01"], "events": [3]})),
+            audience.plot_audience_revenue(pd.DataFrame({"segment": ["a"], "email_revenue": [1.0],
+                                                         "sms_revenue": [2.0]}))]
+    for ax in axes:
+        assert ax.get_title(loc="left") or ax.get_title()
+        assert ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels())
+    assert axes[0].get_ylabel() == "median revenue (EUR)" and axes[1].get_ylabel() == "share (%)"
+    assert axes[3].get_ylabel() == "average order value (EUR)" and axes[5].get_xlabel() == "attributed revenue (EUR)"
+    # the funnel labels each gap with the conversion from the previous step
+    assert "40.0 %" in [t.get_text() for t in axes[2].texts]
+
+
+def test_group_flow_draws_one_band_per_move_and_labels_counts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.patches import PathPatch
+
+    from cdp_lib.plots import rfm as rfm_plots
+
+    moves = pd.DataFrame({"from_group": ["Never purchased", "Loyal", "Loyal", "At Risk"],
+                          "to_group": ["Recent", "Loyal", "At Risk", "Inactive"], "customers": [7, 20, 5, 0]})
+    ax = rfm_plots.plot_group_flow(moves, "2025-04-01", "2025-06-30")
+    assert sum(isinstance(p, PathPatch) for p in ax.patches) == 3  # the empty move draws nothing
+    labels = {t.get_text() for t in ax.texts}
+    assert {"Never purchased\n7", "Loyal\n25", "Recent\n7", "Loyal\n20", "At Risk\n5"} <= labels
+    assert {"start 2025-04-01", "end 2025-06-30"} <= labels
