@@ -86,9 +86,10 @@ def test_activation_sync_and_import_summaries():
     status = pd.DataFrame({"trigger": ["a", "b", "b"], "status": ["sent", "sent", "pending"], "deliveries": [1, 1, 2]})
     handlers = pd.DataFrame({"handler": ["h"], "events": [10], "done": [9], "errors": [1], "gave_up": [0]})
     assert s.activation_summary(changes, status, handlers) == (
-        "2 triggers found 7 changes; deliveries: 2 pending, 2 sent. 1 handler ran on 10 events with 1 error.")
+        "2 triggers ran and found 7 changes; outbox: 2 pending, 2 sent. 1 handler ran on 10 events with 1 error.")
     empty = pd.DataFrame(columns=["trigger", "changes", "deliveries"])
-    assert s.activation_summary(empty, status.iloc[0:0], handlers.iloc[0:0]) == "No trigger is defined."
+    assert s.activation_summary(empty, status.iloc[0:0], handlers.iloc[0:0]) == (
+        "No enabled trigger ran (triggers ship with enabled: false); the outbox holds 0 deliveries.")
     sent = pd.DataFrame({"table": ["profiles", "events"], "sent": [3000, 159215], "seconds": [13.9, 13.9]})
     assert s.sync_summary(sent, "lake:/x") == (
         "This run sent 3,000 profiles rows and 159,215 events rows to lake:/x in 13.9 seconds; unchanged rows did "

@@ -174,7 +174,7 @@ def test_report_reads_like_a_product(browser, demo_reports, name):
         assert summary.evaluate("(s, h) => !!(s.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING)",
                                 headings.first.element_handle()), f"{name}: summary below the first section"
     # no code, no raw pandas output, no raw dicts/lists, no NaN/None
-    assert page.locator(".jp-CodeMirrorEditor, .highlight, .jp-InputArea").count() == 0
+    assert page.locator(".jp-CodeMirrorEditor, .highlight, .jp-CodeCell .jp-InputArea").count() == 0
     assert not re.search(r"^\s*(from [\w.]+ import |import [\w.]+$)", text, re.M), f"{name}: code in the report"
     for pattern in RAW:
         hit = re.search(pattern, text)

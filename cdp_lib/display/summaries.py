@@ -134,14 +134,15 @@ def data_health_summary(overview: pd.DataFrame, max_staleness_hours: float) -> s
 
 
 def activation_summary(changes: pd.DataFrame, status: pd.DataFrame, handlers: pd.DataFrame) -> str:
-    """Changes found by triggers, delivery states, handler errors."""
+    """Changes found by the triggers that ran, the outbox by delivery state, handler errors."""
     found = int(changes["changes"].sum()) if not changes.empty else 0
-    text = (f"{plural(len(changes), 'trigger')} found {plural(found, 'change')}"
-            if not changes.empty else "No trigger is defined")
-    if not status.empty:
+    text = (f"{plural(len(changes), 'trigger')} ran and found {plural(found, 'change')}" if not changes.empty
+            else "No enabled trigger ran (triggers ship with enabled: false)")
+    if status.empty:
+        text += "; the outbox holds 0 deliveries."
+    else:
         by = status.groupby("status")["deliveries"].sum()
-        text += "; deliveries: " + ", ".join(f"{fmt.number(int(v))} {k}" for k, v in by.items())
-    text += "."
+        text += "; outbox: " + ", ".join(f"{fmt.number(int(v))} {k}" for k, v in by.items()) + "."
     if not handlers.empty:
         errors = int(handlers["errors"].sum())
         text += (f" {plural(len(handlers), 'handler')} ran on {plural(int(handlers['events'].sum()), 'event')}"
