@@ -212,9 +212,7 @@ class Compiler:
         if kind == "property":
             return self._property(people[c["property"]], c)
         if kind == "consent":
-            ident, consent = ("email", "email_consent") if c["channel"] == "email" else ("phone", "sms_consent")
-            has = people[ident].notnull() & (people[ident].strip() != "")
-            return (has & people[consent].fill_null(False)).fill_null(False)
+            return consent_expr(people, c["channel"])
         if kind == "within":
             return self._within(c, people, d)
         if kind == "segment":
@@ -325,6 +323,13 @@ class Compiler:
             table = current_members(self.ws, name)
         self.resolved[name] = table
         return table
+
+
+def consent_expr(people: ir.Table, channel: str) -> ir.BooleanValue:
+    """`can_receive`: a non-blank address (email, or phone for sms) and a consent that is true."""
+    ident, consent = ("email", "email_consent") if channel == "email" else ("phone", "sms_consent")
+    has = people[ident].notnull() & (people[ident].strip() != "")
+    return (has & people[consent].fill_null(False)).fill_null(False)
 
 
 def _midnight(day: dt.date) -> pd.Timestamp:
