@@ -36,12 +36,34 @@ from cdp_lib.workspace import DEFAULT_PATH
 @click.option("--spark-master", "spark_master", metavar="URL", envvar="SPARK_MASTER",
               help="Spark master for --engine spark, e.g. local[4] or spark://host:7077 (env SPARK_MASTER). "
                    "Default: the session spark-submit configured, else local[*].")
+@click.option("--memory-limit", "memory_limit", metavar="SIZE", envvar="CDP_MEMORY_LIMIT",
+              help="Most memory DuckDB may use before it spills to disk, e.g. 6GB or 40% of RAM "
+                   "(env CDP_MEMORY_LIMIT). Default: 25% of this machine's RAM.")
+@click.option("--temp-dir", "temp_dir", metavar="DIR", envvar="CDP_TEMP_DIR",
+              help="Folder DuckDB spills to past the memory limit (env CDP_TEMP_DIR). "
+                   "Default: <workspace file>.tmp.")
 @click.version_option(package_name="cdp-workbench")
 @click.pass_context
-def cli(ctx: click.Context, db: str, engine: str, lake: str | None, spark_master: str | None) -> None:
+def cli(ctx: click.Context, db: str, engine: str, lake: str | None, spark_master: str | None,
+        memory_limit: str | None = None, temp_dir: str | None = None) -> None:
     """Customer-data intelligence workbench: ingest, RFM, CLV, segments, funnels, cohorts."""
+    _memory_settings(memory_limit, temp_dir)
     ctx.obj = Context(db, engine=engine, lake=lake, spark_master=spark_master)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _memory_settings(memory_limit: str | None, temp_dir: str | None) -> None:
+    """Check the memory options before any command runs and hand them on as the environment
+    variables every workspace of this run reads (report kernels and apps started by it too)."""
+    import os
+
+    from cdp_lib import memory
+
+    if memory_limit:
+        os.environ[memory.MEMORY_ENV] = memory_limit
+    if temp_dir:
+        os.environ[memory.TEMP_DIR_ENV] = temp_dir
+    memory.check()
 
 
 def _register_commands() -> None:
@@ -89,6 +111,12 @@ def _io_fault(exc: Exception) -> str | None:
     low = text.lower()
     if isinstance(exc, OSError) and exc.errno == 28 or "no space left" in low:
         return f"the disk is full ({text}); free some space (df -h) and run the command again"
+    if type(exc).__name__ == "OutOfMemoryException":  # DuckDB past its limit where it cannot spill
+        from cdp_lib import memory
+
+        limit = memory.memory_limit_bytes() / 1e9
+        return (f"DuckDB ran out of memory under its {limit:.1f} GB limit ({text}); raise the limit "
+                "(--memory-limit or CDP_MEMORY_LIMIT, e.g. 50%) or stop other jobs, then run the command again")
     if type(exc).__name__ == "IOException" or isinstance(exc, OSError):
         return f"I/O error ({text}); check the disk and the paths given, then run the command again"
     return None

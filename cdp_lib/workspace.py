@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from cdp_lib import schema
+from cdp_lib import memory, schema
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.project import resolve_path
 
@@ -51,6 +51,9 @@ class Workspace:
                 f"workspace {self.path} does not exist; create it with 'cdp init' "
                 "or load data with 'make demo'"
             )
+        # Memory limit and spill folder (CDP_MEMORY_LIMIT, CDP_TEMP_DIR), checked before any file
+        # is touched: a bad value creates nothing (cdp_lib.memory).
+        limit, spill = memory.check()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         import duckdb
@@ -71,6 +74,7 @@ class Workspace:
         # Python variables as tables (what Ibis sets on its own connections too).
         self._raw.execute("SET TimeZone = 'UTC'")
         self._raw.execute("SET python_enable_replacements = false")
+        memory.apply(self._raw, limit, spill)
         if not read_only:
             self.init()
 
@@ -339,7 +343,7 @@ class Workspace:
 
     def segments_for(self, profile_id_or_email: str) -> pd.DataFrame:
         """Segments a person is in now (`segment`, `joined_at`), by profile id or email."""
-        from cdp_lib.segments.history import segments_for
+        from cdp_lib.membership import segments_for  # the lookup edge, below the segments package
 
         return segments_for(self, profile_id_or_email)
 

@@ -21,7 +21,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pandas as pd
 
@@ -29,7 +29,9 @@ from cdp_lib.errors import InputError
 from cdp_lib.lake import store
 from cdp_lib.lake.layout import (CANONICAL_TABLES, RESULT_TABLES, layout_of, partition_folder, read_manifest,
                                  write_manifest)
-from cdp_lib.workspace import Workspace
+
+if TYPE_CHECKING:  # the workspace opens the lake's Spark side: only its type is needed here
+    from cdp_lib.workspace import Workspace
 
 EMPTY_KEY = "__empty__"
 

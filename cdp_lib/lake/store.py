@@ -7,9 +7,12 @@ content fingerprint (`sum(hash(row))`, see `fingerprints`) and `COPY ... PARTITI
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cdp_lib.lake.layout import Partitioning
-from cdp_lib.workspace import Workspace
+
+if TYPE_CHECKING:  # the workspace opens the lake's Spark side: only its type is needed here
+    from cdp_lib.workspace import Workspace
 
 NULL_KEY = "__null__"
 
