@@ -527,8 +527,6 @@ def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | 
     except DataError:  # nobody had ordered yet: everyone comes from "Never purchased"
         start_orders = end_orders.filter(ibis.literal(False))
     start_rfm, _ = _rfm_at(ws, start_orders, start_date, start_params, thresholds)
-    medians = rfm_medians_table(start_rfm).mutate(as_of=ibis.literal(start_date)).union(
-        rfm_medians_table(end_rfm).mutate(as_of=ibis.literal(end_date)))
     return RfmChange(
         start_date=start_date,
         end_date=end_date,
@@ -537,8 +535,15 @@ def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | 
         end=end_rfm,
         distribution=rfm_distribution_table(start_rfm, end_rfm),
         transitions=rfm_transition_table(start_rfm, end_rfm),
-        medians=medians.relocate("as_of").order_by(["as_of", "position"]).drop("position"),
+        medians=rfm_change_medians_table(start_rfm, end_rfm, start_date, end_date),
     )
+
+
+def rfm_change_medians_table(start: ir.Table, end: ir.Table, start_date: dt.date, end_date: dt.date) -> ir.Table:
+    """`rfm_medians_table` at both dates, with an `as_of` column first (start rows, then end rows)."""
+    medians = rfm_medians_table(start).mutate(as_of=ibis.literal(start_date)).union(
+        rfm_medians_table(end).mutate(as_of=ibis.literal(end_date)))
+    return medians.relocate("as_of").order_by(["as_of", "position"]).drop("position")
 
 
 def rfm_distribution_table(start: ir.Table, end: ir.Table) -> ir.Table:

@@ -17,11 +17,12 @@ def _axes(ax, size=(6, 3)):
     return ax
 
 
-def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactions", ax=None):
-    """Horizontal bars, this period next to the previous one (`kpi_breakdown` output)."""
+def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactions", ax=None,
+                       compared_label: str = "previous period"):
+    """Horizontal bars, this period next to the comparison (`kpi_breakdown` output)."""
     ax = _axes(ax)
     y = np.arange(len(breakdown))
-    ax.barh(y + 0.2, breakdown["previous"], height=0.4, color="#b8c4d6", label="previous period")
+    ax.barh(y + 0.2, breakdown["previous"], height=0.4, color="#b8c4d6", label=compared_label)
     ax.barh(y - 0.2, breakdown["value"], height=0.4, color=style.colour(0), label="this period")
     ax.set_yticks(y, breakdown["metric"])
     ax.invert_yaxis()
