@@ -23,6 +23,7 @@ from cdp_lib import schema
 from cdp_lib.dates import today
 from cdp_lib.errors import InputError
 from cdp_lib.filters import parse_duration, validate_filter, where_expr
+from cdp_lib.periods import comparison_period
 from cdp_lib.workspace import Workspace
 
 MEASURES = {
@@ -160,6 +161,11 @@ class Period:
     def previous(self) -> "Period":
         return Period(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
 
+    def compared(self, comparison: str = "previous") -> "Period":
+        """The comparison period: `previous` (the equal-length period just before) or `last_year`
+        (the same days a year earlier; `cdp_lib.periods`)."""
+        return Period(*comparison_period(self.start, self.end, comparison))
+
 
 def latest_event_day(ws: Workspace) -> dt.date:
     """The UTC day of the newest event, never after today (UTC): an event stamped in the future
@@ -204,17 +210,22 @@ def _attributed(ws: Workspace, kpi: Kpi, lo: pd.Timestamp, hi: pd.Timestamp) -> 
     return ev.semi_join(touches, preds)
 
 
-def _value_pair(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
-    """One row: (value, previous) of `kpi` over `period` and the period before it."""
-    prev = period.previous
+def _value_pair(ws: Workspace, kpi: Kpi, period: Period, prev: Period | None = None) -> ir.Table:
+    """One row: (value, previous) of `kpi` over `period` and `prev` (default: the period before it)."""
+    prev = prev or period.previous
+    adjacent = prev.hi == period.lo  # else (a year earlier) read the two periods, not the months between
     if kpi.measure == "attributed_value":
-        ev = _attributed(ws, kpi, prev.lo, period.hi)
+        ev = _attributed(ws, kpi, prev.lo, period.hi) if adjacent else _attributed(ws, kpi, prev.lo, prev.hi).union(
+            _attributed(ws, kpi, period.lo, period.hi))
     else:
         ev = _events(ws, kpi)
-        lower = None if kpi.measure == "total_profiles" else prev.lo
-        ev = ev.filter(ev.timestamp < period.hi) if lower is None else ev.filter(
-            (ev.timestamp >= lower) & (ev.timestamp < period.hi)
-        )
+        if kpi.measure == "total_profiles":
+            ev = ev.filter(ev.timestamp < period.hi)
+        elif adjacent:
+            ev = ev.filter((ev.timestamp >= prev.lo) & (ev.timestamp < period.hi))
+        else:
+            ev = ev.filter(((ev.timestamp >= prev.lo) & (ev.timestamp < prev.hi))
+                           | ((ev.timestamp >= period.lo) & (ev.timestamp < period.hi)))
     if kpi.among:
         first = ws.events.filter(ws.events.metric == kpi.among)
         first = first.group_by(among_id=first.profile_id).agg(among_since=first.timestamp.min())
@@ -250,19 +261,22 @@ def _with_change(t: ir.Table) -> ir.Table:
     return t.mutate(change_pct=change)
 
 
-def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD) -> ir.Table:
+def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD,
+              comparison: str = "previous") -> ir.Table:
     """One row per KPI: `metric` (its label), `value`, `previous`, `change_pct`, `position`.
 
-    `previous` is the same KPI over the equal-length period just before `[start, end]`;
-    `change_pct` is (value - previous) / previous x 100, rounded to 0.1, null when previous
-    is 0 or undefined.
+    `previous` is the same KPI over the comparison period of `[start, end]`: by default the
+    equal-length period just before it, with `comparison="last_year"` the same days a year
+    earlier (`Period.compared`); `change_pct` is (value - previous) / previous x 100, rounded to
+    0.1, null when previous is 0 or undefined.
     """
     period = Period.parse(start, end)
+    prev = period.compared(comparison)
     if not kpis:
         raise InputError("kpis: give at least one KPI")
     rows = []
     for i, kpi in enumerate(kpis):
-        pair = _value_pair(ws, kpi, period)
+        pair = _value_pair(ws, kpi, period, prev)
         zero = 0.0 if kpi.measure != "average_value" else None
         pair = pair.mutate(
             value=pair.value.fill_null(zero) if zero is not None else pair.value,
@@ -273,7 +287,8 @@ def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT
     return _with_change(out.select("position", "metric", "value", "previous"))
 
 
-def kpi_overview(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD) -> pd.DataFrame:
+def kpi_overview(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT_DASHBOARD,
+                 comparison: str = "previous") -> pd.DataFrame:
     """`kpi_table` executed: columns metric, value, previous, change_pct, direction, good.
 
     `direction` is 'up', 'down' or 'flat' (no previous value); `good` says whether the change
@@ -283,7 +298,7 @@ def kpi_overview(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCO
     --------
     >>> kpi_overview(ws, "2025-03-08", "2025-03-14")  # doctest: +SKIP
     """
-    df = kpi_table(ws, start, end, kpis).execute().sort_values("position").reset_index(drop=True)
+    df = kpi_table(ws, start, end, kpis, comparison).execute().sort_values("position").reset_index(drop=True)
     better = [k.higher_is_better for k in kpis]
     df["direction"] = [
         "flat" if pd.isna(v) or pd.isna(p) or v == p else ("up" if v > p else "down")
@@ -296,7 +311,8 @@ def kpi_overview(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCO
     return df.drop(columns="position")
 
 
-def kpi_breakdown(ws: Workspace, start: Any, end: Any, kpi: Kpi | None = None) -> pd.DataFrame:
+def kpi_breakdown(ws: Workspace, start: Any, end: Any, kpi: Kpi | None = None,
+                  comparison: str = "previous") -> pd.DataFrame:
     """A KPI split by event name (default: service interactions): metric, value, previous, change_pct.
 
     Every metric the KPI lists gets a row, with 0 when it has no events.
@@ -309,7 +325,7 @@ def kpi_breakdown(ws: Workspace, start: Any, end: Any, kpi: Kpi | None = None) -
             kpi.higher_is_better)
         for m in kpi.metrics
     ]
-    return kpi_overview(ws, start, end, parts)
+    return kpi_overview(ws, start, end, parts, comparison)
 
 
 def kpi_series(ws: Workspace, start: Any, end: Any, kpi: Kpi = PLACED_ORDER_AOV, freq: str = "day") -> ir.Table:

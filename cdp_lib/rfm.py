@@ -472,6 +472,21 @@ def rfm_group_counts_table(rfm: ir.Table) -> ir.Table:
     return out.mutate(share=(100.0 * out.customers / total)).order_by("position").drop("position")
 
 
+def rfm_revenue_table(rfm: ir.Table) -> ir.Table:
+    """Per group, in report order: customers, revenue (sum of `monetary`), and both as a share (%)
+    of all scored customers: customer_share, revenue_share."""
+    sums = rfm.group_by("rfm_group").agg(customers=rfm.count(), revenue=rfm.monetary.sum())
+    groups = _group_frame()
+    joined = groups.left_join(sums, groups.rfm_group == sums.rfm_group)
+    out = joined.select(groups.rfm_group, groups.position, customers=joined.customers.fill_null(0),
+                        revenue=joined.revenue.fill_null(0.0).cast("float64"))
+    people = sums.customers.sum().as_scalar()
+    money = sums.revenue.sum().as_scalar()
+    out = out.mutate(customer_share=ibis.cases((people > 0, 100.0 * out.customers / people), else_=0.0),
+                     revenue_share=ibis.cases((money > 0, 100.0 * out.revenue / money), else_=0.0))
+    return out.order_by("position").drop("position")
+
+
 @dataclass
 class RfmChange:
     """Groups at two dates scored with the same thresholds, and what changed in between."""
@@ -512,8 +527,6 @@ def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | 
     except DataError:  # nobody had ordered yet: everyone comes from "Never purchased"
         start_orders = end_orders.filter(ibis.literal(False))
     start_rfm, _ = _rfm_at(ws, start_orders, start_date, start_params, thresholds)
-    medians = rfm_medians_table(start_rfm).mutate(as_of=ibis.literal(start_date)).union(
-        rfm_medians_table(end_rfm).mutate(as_of=ibis.literal(end_date)))
     return RfmChange(
         start_date=start_date,
         end_date=end_date,
@@ -522,8 +535,15 @@ def rfm_change(ws: Workspace, start: dt.date | str | None, end: dt.date | str | 
         end=end_rfm,
         distribution=rfm_distribution_table(start_rfm, end_rfm),
         transitions=rfm_transition_table(start_rfm, end_rfm),
-        medians=medians.relocate("as_of").order_by(["as_of", "position"]).drop("position"),
+        medians=rfm_change_medians_table(start_rfm, end_rfm, start_date, end_date),
     )
+
+
+def rfm_change_medians_table(start: ir.Table, end: ir.Table, start_date: dt.date, end_date: dt.date) -> ir.Table:
+    """`rfm_medians_table` at both dates, with an `as_of` column first (start rows, then end rows)."""
+    medians = rfm_medians_table(start).mutate(as_of=ibis.literal(start_date)).union(
+        rfm_medians_table(end).mutate(as_of=ibis.literal(end_date)))
+    return medians.relocate("as_of").order_by(["as_of", "position"]).drop("position")
 
 
 def rfm_distribution_table(start: ir.Table, end: ir.Table) -> ir.Table:

@@ -63,15 +63,17 @@ def test_kpi_app_shows_the_library_numbers_for_the_picked_range(ws):
     assert app.preset.value == "Custom" and app.error is None
     expected = kpi_overview(ws, "2025-03-08", "2025-03-14")
     cards = shown_cards(app)
-    assert list(cards) == expected["metric"].tolist()
+    assert list(cards) == [*expected["metric"], "Email-attributed revenue", "SMS-attributed revenue"]
     for row in expected.itertuples():
-        decimals = 2 if row.metric in {"Revenue", "Average order value", "Revenue from account-page adds"} else 0
+        money = row.metric in {"Revenue", "Average order value", "Revenue from account-page adds"}
         value, change, css, previous = cards[row.metric]
-        assert value == fmt(row.value, decimals) and previous == fmt(row.previous, decimals)
-    # Hand-checked: revenue 150 vs 30 (+400%, green); service interactions 1 vs 1 (flat).
-    assert cards["Revenue"] == ("150.00", "▲ +400.0%", "cdp-up-good", "30.00")
-    assert cards["Average order value"] == ("75.00", "▲ +150.0%", "cdp-up-good", "30.00")
-    assert cards["Service interactions"] == ("1", "→ +0.0%", "cdp-flat", "1")
+        want = (lambda v: "$" + fmt(v, 2)) if money else (lambda v: fmt(v, 0))  # noqa: E731
+        assert value == want(row.value) and previous == want(row.previous)
+    # Hand-checked: revenue 150 vs 30 (+400 %, green); service interactions 1 vs 1 (flat).
+    assert cards["Revenue"] == ("$150.00", "▲ +400.0 %", "cdp-up-good", "$30.00")
+    assert cards["Average order value"] == ("$75.00", "▲ +150.0 %", "cdp-up-good", "$30.00")
+    assert cards["Service interactions"] == ("1", "→ +0.0 %", "cdp-flat", "1")
+    assert cards["Email-attributed revenue"] == ("$0.00", "→ n/a", "cdp-flat", "$0.00")  # no email events
     pd.testing.assert_frame_equal(app.breakdown, kpi_breakdown(ws, "2025-03-08", "2025-03-14"))
     assert app.series["value"].tolist() == [100.0, 50.0]
     assert app.breakdown_chart.value[:4] == b"\x89PNG"
@@ -90,13 +92,15 @@ def test_kpi_app_preset_sets_the_dates(ws):
     app = KpiApp(workspace=ws)
     app.preset.value = "Last 7 days"
     assert (app.start.value, app.end.value) == (dt.date(2025, 3, 5), dt.date(2025, 3, 11))
-    assert shown_cards(app)["Revenue"][0] == "180.00"
+    assert shown_cards(app)["Revenue"][0] == "$180.00"
 
 
 def test_kpi_app_shows_input_errors_instead_of_failing(ws):
     app = KpiApp(workspace=ws)
     app.start.value = dt.date(2025, 3, 20)  # after the end date
-    assert "is before its start" in app.status.value and "cdp-error" in app.status.value
+    assert "From 2025-03-20 is after To 2025-03-11" in app.dates_message.value
+    assert "cdp-error" in app.dates_message.value and app.status.value == ""
+    assert app.cards.value == "" and app.overview is None  # nothing stale left on screen
     assert not any(c.disabled for c in app.controls)  # controls usable again after a failure
 
 
@@ -205,7 +209,7 @@ def test_segment_builder_counts_samples_and_saves(demo, tmp_path):
     assert load_definition(saved).name == "Frequent or US"
     assert yaml.safe_load(saved.read_text())["match"] == "any"
     app.save.click()  # a second save must not silently replace the file
-    assert "already exists" in app.status.value
+    assert "already exists" in app.saved_html.value  # next to the Save button
 
 
 def test_segment_builder_needs_a_condition(ws, tmp_path):

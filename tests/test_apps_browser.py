@@ -1,5 +1,7 @@
 """The Voila apps in a real browser: each loads, shows no error, reacts, and shows library numbers.
 
+The RFM explorer, funnel explorer and KPI app are in tests/test_apps_browser_explorers.py.
+
 One Voila server per module serves every app notebook against a published copy of the demo
 store; Playwright drives Debian's Chromium (`make browser` installs it). Screenshots go to
 `test-output/` at the repository root.
@@ -22,7 +24,7 @@ from cdp_lib import Workspace
 from cdp_lib.apps.base import fmt
 from cdp_lib.apps.serve import voila_command, voila_env
 from cdp_lib.customer360 import customer_360
-from cdp_lib.kpi import kpi_overview, latest_event_day
+from cdp_lib.kpi import latest_event_day
 from cdp_lib.snapshots import current_snapshot, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -121,26 +123,6 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
 
 
-def test_kpi_app(open_app, snapshot_ws):
-    page = open_app("kpi", ".cdp-card")
-    end = latest_event_day(snapshot_ws)
-    start = end.fromordinal(end.toordinal() - 6)
-    page.locator("select").first.select_option(label="Last 7 days")
-    page.wait_for_function(
-        f"() => document.body.innerText.includes('{start:%Y-%m-%d} – {end:%Y-%m-%d}')", timeout=LOAD_TIMEOUT_MS
-    )
-    wait_idle(page)
-    assert_no_error(page)
-    expected = kpi_overview(snapshot_ws, start, end)
-    decimals = {"Revenue": 2, "Average order value": 2, "Revenue from account-page adds": 2}
-    for row in expected.itertuples():
-        card = page.locator(f".cdp-card[data-metric='{row.metric}']")
-        assert card.locator(".cdp-value").inner_text() == fmt(row.value, decimals.get(row.metric, 0)), row.metric
-        assert card.locator(".cdp-previous").inner_text() == fmt(row.previous, decimals.get(row.metric, 0))
-    assert page.locator("img").count() >= 2  # breakdown and AOV charts
-    screenshot(page, "kpi")
-
-
 def test_customer360_app(open_app, snapshot_ws):
     page = open_app("customer360", "input[type='text']")
     # The buyer of the newest order: recent views and purchases to show.
@@ -161,43 +143,6 @@ def test_customer360_app(open_app, snapshot_ws):
     assert fact("last_purchase_channel") == fmt(c.last_purchase_channel)
     assert person["profile_id"] in page.inner_text("body")
     screenshot(page, "customer360")
-
-
-def test_rfm_explorer_app(open_app, snapshot_ws):
-    from cdp_lib.rfm import rfm_change
-
-    page = open_app("rfm", "table.cdp-table")
-    end = latest_event_day(snapshot_ws)
-    page.locator("select").first.select_option(label="At Risk")
-    page.wait_for_function("() => document.body.innerText.includes('customers in At Risk')", timeout=LOAD_TIMEOUT_MS)
-    wait_idle(page)
-    assert_no_error(page)
-    start = end.fromordinal(end.toordinal() - 90)
-    dist = rfm_change(snapshot_ws, start, end).distribution.execute().set_index("rfm_group")
-    assert page.locator(".cdp-members").inner_text() == fmt(int(dist.loc["At Risk", "customers_end"]))
-    first_table = page.locator("table.cdp-table").first.inner_text()
-    for group, row in dist.iterrows():
-        assert f"{group}\t{fmt(int(row.customers_start))}\t{fmt(int(row.customers_end))}" in first_table
-    assert page.locator("a.cdp-download").count() == 1
-    screenshot(page, "rfm")
-
-
-def test_funnel_explorer_app(open_app, snapshot_ws):
-    from cdp_lib.funnel import funnel_frame, funnel_params
-
-    page = open_app("funnel", "table.cdp-table")
-    end = latest_event_day(snapshot_ws)
-    start = end.fromordinal(end.toordinal() - 29)
-    page.locator("select").nth(2).select_option(label="—")  # drop step 3 (Started Checkout)
-    page.wait_for_function("() => !document.body.innerText.includes('Started Checkout\\t')", timeout=LOAD_TIMEOUT_MS)
-    wait_idle(page)
-    assert_no_error(page)
-    expected = funnel_frame(snapshot_ws, funnel_params(["Viewed Product", "Added to Cart", "Placed Order"], "7d",
-                                                       start, end))
-    table = page.locator("table.cdp-table").inner_text()
-    for row in expected.itertuples():
-        assert f"{row.step}\t{row.metric}\t{fmt(int(row.profiles))}" in table
-    screenshot(page, "funnel")
 
 
 def test_segment_builder_app(open_app, snapshot_ws):

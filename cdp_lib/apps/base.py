@@ -90,6 +90,8 @@ class App:
         self.controls: list[widgets.Widget] = []
         self.last_render_seconds: float | None = None
         self.error: str | None = None
+        # control name -> message widget shown next to it (a `FieldError` about it lands there)
+        self.field_messages: dict[str, widgets.HTML] = {}
 
     @property
     def ws(self) -> Workspace:
@@ -106,13 +108,21 @@ class App:
         self.status.value = '<span class="cdp-loading">Loading…</span>'
         for c in self.controls:
             c.disabled = True
+        for m in self.field_messages.values():
+            m.value = ""
         try:
             self.render(self.ws)
             self.status.value = ""
             self.error = None
         except CdpError as exc:
             self.error = str(exc)
-            self.status.value = f'<div class="cdp-error">{html.escape(str(exc))}</div>'
+            box = self.field_messages.get(getattr(exc, "field", None))
+            message = f'<div class="cdp-error">{html.escape(str(exc))}</div>'
+            if box is not None:  # next to the control it is about; nothing stale stays on screen
+                box.value, self.status.value = message, ""
+                self.clear()
+            else:
+                self.status.value = message
         except Exception as exc:  # an app must keep serving; the details go to the server log
             log.exception("app render failed")
             self.error = f"{type(exc).__name__}: {exc}"
@@ -127,6 +137,9 @@ class App:
 
     def render(self, ws: Workspace) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def clear(self) -> None:
+        """Empty the views that an invalid input would leave stale (apps override it)."""
 
     def close(self) -> None:
         if self.reader is not None:

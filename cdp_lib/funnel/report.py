@@ -61,9 +61,13 @@ def funnel_table(ws: Workspace, params: FunnelParams, metrics=None) -> ir.Table:
     return funnel_steps_table(funnel_people_table(ws, params, metrics), params)
 
 
-def funnel_frame(ws: Workspace, params: FunnelParams, metrics=None) -> pd.DataFrame:
-    """`funnel_table` as pandas with every step present (zero rows for steps nobody reached)."""
-    df = funnel_table(ws, params, metrics).execute()
+def funnel_frame(ws: Workspace, params: FunnelParams, metrics=None, people: ir.Table | None = None) -> pd.DataFrame:
+    """`funnel_table` as pandas with every step present (zero rows for steps nobody reached).
+
+    `people` is a `funnel_people_table` already computed for `params` (e.g. held in memory by an
+    app), used instead of computing it again."""
+    table = funnel_table(ws, params, metrics) if people is None else funnel_steps_table(people, params)
+    df = table.execute()
     group = [breakdown_column(params)] if params.breakdown else []
     steps = pd.DataFrame({"step": range(1, len(params.steps) + 1), "metric": [s.metric for s in params.steps]})
     if group:
