@@ -101,7 +101,9 @@ def plot_clv_distribution(predictions, column: str = "predicted_clv", ax=None):
     ax = _axes(ax)
     sns.histplot(df[column].dropna(), bins=50, ax=ax, color="#4a6fa5")
     ax.set_yscale("log")
-    ax.set_xlabel(column.replace("_", " "))
+    from cdp_lib.display.settings import currency
+
+    ax.set_xlabel(f"{column.replace('_', ' ')} ({currency()})")
     ax.set_ylabel("customers (log scale)")
     ax.set_title(f"Distribution of {column.replace('_', ' ')}")
     return ax
