@@ -71,7 +71,7 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, calibration_end=None, a
 
 
 def plot_matrix(matrix: pd.DataFrame, title: str, ax=None, cmap: str = "viridis"):
-    """Heatmap of a frequency x recency matrix (`clv_validation.frequency_recency_matrix`)."""
+    """Heatmap of a frequency x recency matrix (`cdp_lib.clv.frequency_recency_matrix`)."""
     ax = _axes(ax, (9, 5))
     sns.heatmap(matrix, cmap=cmap, ax=ax, cbar=True, xticklabels=max(1, matrix.shape[1] // 8),
                 yticklabels=max(1, matrix.shape[0] // 10))
