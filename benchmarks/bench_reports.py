@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    from cdp_lib import schedule
+    from cdp_lib.reports import schedule
 
     work = REPO / "benchmarks" / "work" / "reports"
     work.mkdir(parents=True, exist_ok=True)

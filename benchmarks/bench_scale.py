@@ -8,13 +8,17 @@
 
 The log is written by DuckDB straight to Parquet (no Python rows), deterministically: every
 value is a function of the row number through DuckDB's `hash` (same DuckDB version, same
-files). Profiles have an external id, an email, a first name, a country and consent flags;
-events name their person by `external_id`, are spread uniformly over 2023-01-01..2024-12-31
-(UTC) and are 45% Viewed Product, 15% Added to Cart, 8% Started Checkout, 10% Placed Order
-(value 10-300), 12% Opened Email, 6% Received Email, 3% Clicked Email, 1% Bounced Email (soft).
+files). Profiles have an external id, an email, a first name, a country, a region, a location
+and consent flags; a 2,000-product catalog has names, product types and brands; events name
+their person by `external_id`, are spread uniformly over 2023-01-01..2024-12-31 (UTC) and
+follow the shares in `METRICS` (40% Viewed Product, 13% Added to Cart, 7% Started Checkout,
+9% Placed Order and 9% Ordered Product with values 10-300, 21% email/SMS messages with a
+campaign id, 1% soft bounces, 1% list subscriptions), so every metric and property the shipped
+segment library names exists.
 
 Each step runs as a user runs it, in a fresh process, one after the other, on one workspace
-file: a bare DuckDB load of the events file (the reference for ingest), `cdp ingest profiles`,
+file: a bare DuckDB load of the events file (the reference for ingest), `cdp ingest catalog`,
+`cdp ingest profiles`,
 `cdp ingest events`, `cdp rfm`, `cdp clv` (again with ``--penalizer 0.001`` if it stops, as its
 message says), `cdp segment refresh` (the shipped library),
 a 4-step `cdp funnel`, a monthly `cdp cohort`. For each: wall seconds, peak resident memory of
@@ -46,25 +50,52 @@ COPY (
   SELECT 'c' || i AS external_id, 'c' || i || '@example.com' AS email,
          ['Anna','James','Maria','David','Sofia','John','Laura','Peter','Emma','Tom'][CAST(1 + hash(i, 1) % 10 AS BIGINT)] AS first_name,
          ['US','US','US','CA','GB','DE','FR','KR'][CAST(1 + hash(i, 2) % 8 AS BIGINT)] AS country,
+         ['MA','NY','CA','TX','ME','VT','ON','BC'][CAST(1 + hash(i, 6) % 8 AS BIGINT)] AS region,
+         25 + (hash(i, 7) % 2500) / 100.0 AS latitude, -125 + (hash(i, 8) % 5500) / 100.0 AS longitude,
          TIMESTAMPTZ '2022-01-01 00:00:00+00' + to_seconds(CAST(hash(i, 3) % (365 * 86400) AS BIGINT)) AS created_at,
          hash(i, 4) % 10 < 7 AS email_consent, hash(i, 5) % 10 < 3 AS sms_consent
   FROM range({profiles}) t(i)
 ) TO '{path}' (FORMAT parquet)
 """
 
+CATALOG_SQL = """
+COPY (
+  SELECT 'sku' || i AS product_id,
+         ['Tank Top','Shorts','Hoodie','Sneakers','Cap'][CAST(1 + i % 5 AS BIGINT)] || ' ' || i AS name,
+         ['Tank Top','Shorts','Hoodie','Sneakers','Cap'][CAST(1 + i % 5 AS BIGINT)] AS product_type,
+         ['Apparel','Apparel','Apparel','Shoes','Accessories'][CAST(1 + i % 5 AS BIGINT)] AS category,
+         ['Northwind','Contoso','Fabrikam','Tailspin'][CAST(1 + hash(i, 21) % 4 AS BIGINT)] AS brand,
+         5 + (hash(i, 22) % 19500) / 100.0 AS price
+  FROM range({products}) t(i)
+) TO '{path}' (FORMAT parquet)
+"""
+
+# metric shares in percent, in order: the funnel's four steps, the order lines, then messages
+METRICS = [("Viewed Product", 40), ("Added to Cart", 13), ("Started Checkout", 7), ("Placed Order", 9),
+           ("Ordered Product", 9), ("Opened Email", 10), ("Received Email", 6), ("Clicked Email", 3),
+           ("Received SMS", 1), ("Bounced Email", 1), ("Subscribed to List", 1)]
+PRODUCTS = 2000
+
+
+def _metric_case() -> str:
+    bound, arms = 0, []
+    for name, share in METRICS[:-1]:
+        bound += share
+        arms.append(f"WHEN k < {bound} THEN '{name}'")
+    return f"CASE {' '.join(arms)} ELSE '{METRICS[-1][0]}' END"
+
+
 EVENTS_SQL = """
 COPY (
-  SELECT 'e' || i AS event_id, 'c' || (hash(i, 11) % {profiles}) AS external_id,
-         CASE WHEN k < 45 THEN 'Viewed Product' WHEN k < 60 THEN 'Added to Cart'
-              WHEN k < 68 THEN 'Started Checkout' WHEN k < 78 THEN 'Placed Order'
-              WHEN k < 90 THEN 'Opened Email' WHEN k < 96 THEN 'Received Email'
-              WHEN k < 99 THEN 'Clicked Email' ELSE 'Bounced Email' END AS metric,
+  SELECT 'e' || i AS event_id, 'c' || (hash(i, 11) % {profiles}) AS external_id, metric,
          TIMESTAMPTZ '2023-01-01 00:00:00+00' + to_seconds(CAST(hash(i, 12) % (731 * 86400) AS BIGINT)) AS timestamp,
-         CASE WHEN k BETWEEN 68 AND 77 THEN 10 + (hash(i, 13) % 29001) / 100.0 END AS value,
-         CASE WHEN k BETWEEN 68 AND 77 THEN 'o' || i END AS order_id,
-         CASE WHEN k < 78 THEN 'sku' || (hash(i, 14) % 2000) END AS product_id,
-         CASE WHEN k >= 99 THEN 'soft' END AS bounce_type
-  FROM (SELECT i, hash(i, 10) % 100 AS k FROM range({events}) t(i))
+         CASE WHEN metric IN ('Placed Order', 'Ordered Product') THEN 10 + (hash(i, 13) % 29001) / 100.0 END AS value,
+         CASE WHEN metric IN ('Placed Order', 'Ordered Product') THEN 'o' || i END AS order_id,
+         CASE WHEN metric IN ('Viewed Product', 'Added to Cart', 'Started Checkout', 'Ordered Product')
+              THEN 'sku' || (hash(i, 14) % {products}) END AS product_id,
+         CASE WHEN metric LIKE '%Email' OR metric = 'Received SMS' THEN 'cmp' || (hash(i, 15) % 50) END AS campaign_id,
+         CASE WHEN metric = 'Bounced Email' THEN 'soft' END AS bounce_type
+  FROM (SELECT i, """ + _metric_case() + """ AS metric FROM (SELECT i, hash(i, 10) % 100 AS k FROM range({events}) t(i)))
 ) TO '{path}' (FORMAT parquet)
 """
 
@@ -79,13 +110,13 @@ def generate(folder: Path, events: int, profiles: int) -> None:
     con.execute("SET enable_progress_bar = false")
     con.execute("SET memory_limit = '4GB'")
     con.execute(f"SET temp_directory = '{folder / 'gen.tmp'}'")
-    for name, sql in (("profiles", PROFILES_SQL), ("events", EVENTS_SQL)):
+    for name, sql in (("catalog", CATALOG_SQL), ("profiles", PROFILES_SQL), ("events", EVENTS_SQL)):
         target = folder / f"{name}.parquet"
         if target.exists():
             continue
         start = time.perf_counter()
         partial = folder / f"{name}.partial.parquet"
-        con.execute(sql.format(events=events, profiles=profiles, path=partial))
+        con.execute(sql.format(events=events, profiles=profiles, products=PRODUCTS, path=partial))
         partial.rename(target)
         print(f"generated {target} ({target.stat().st_size / 1e6:,.0f} MB) in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
@@ -125,6 +156,7 @@ def steps(folder: Path, db: Path) -> list[tuple[str, list[str]]]:
     funnel = [a for s in FUNNEL for a in ("--step", s)]
     return [
         ("bare load (DuckDB)", [sys.executable, "-c", bare, str(bare_db), str(folder / "events.parquet")]),
+        ("cdp ingest catalog", [*cdp, "ingest", "catalog", str(folder / "catalog.parquet")]),
         ("cdp ingest profiles", [*cdp, "ingest", "profiles", str(folder / "profiles.parquet")]),
         ("cdp ingest events", [*cdp, "ingest", "events", str(folder / "events.parquet")]),
         ("cdp rfm", [*cdp, "rfm", "--as-of", AS_OF, "--out", str(folder / "rfm.parquet")]),
@@ -168,7 +200,7 @@ def run(args) -> None:
 def table(all_results: list[dict]) -> None:
     """One row per step; with two runs, the growth of time and memory between them."""
     names = [s["step"] for s in all_results[0]["steps"]]
-    head = " | ".join(f"{r['events'] / 1e6:,.0f}M s (load) | GB" for r in all_results)
+    head = " | ".join(f"{r['events'] / 1e6:g}M s (load) | GB" for r in all_results)
     growth = " | time x | memory x" if len(all_results) == 2 else ""
     print(f"| step | {head}{growth} |")
     for name in names:

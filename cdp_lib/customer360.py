@@ -126,6 +126,14 @@ class Customer360:
     rfm_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     segments: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    historic_clv: float | None = None
+    rfm_group: str | None = None  # current RFM group (rfm_profile_attributes, else newest snapshot)
+    consent: dict = field(default_factory=dict)  # channel -> CONSENT_* text
+    timezone: str = "UTC"  # the zone times are shown in (`profile_timezone`)
+    timezone_note: str = ""  # why that zone, in words
+    usual_active_hour_local: int | None = None  # usual_active_hour in `timezone`
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)  # see `activity_timeline`
+    order_list: pd.DataFrame = field(default_factory=pd.DataFrame)  # see `order_list`
 
 
 def _events(ws: Workspace, profile_id: str, end: pd.Timestamp) -> ir.Table:
@@ -183,7 +191,7 @@ def _usual_hour(ev: ir.Table) -> int | None:
 
 
 def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days: int = RECENT_DAYS,
-                 limit: int = 5) -> Customer360:
+                 limit: int = 5, timeline_limit: int = 50) -> Customer360:
     """One profile's 360 view as of the end of `as_of` (default now).
 
     Parameters
@@ -194,6 +202,8 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
         How far back "recently viewed/bought" looks.
     limit
         How many products each recent list shows.
+    timeline_limit
+        How many events the activity timeline and orders the order list show (newest first).
 
     Notes
     -----
@@ -259,4 +269,130 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
         out.segments = sorted(cur.execute()["segment"].tolist())
     else:
         out.notes.append("segments not refreshed yet: run 'cdp segment refresh'")
+    _add_card_facts(ws, out, profile_id)
+    out.timezone, out.timezone_note = profile_timezone(profile)
+    out.usual_active_hour_local = _usual_hour_local(ev, out.timezone)
+    out.timeline = activity_timeline(ws, profile_id, as_of, limit=timeline_limit)
+    out.order_list = order_list(ws, profile_id, as_of, limit=timeline_limit)
     return out
+
+
+# -- card facts, local time, timeline and orders ------------------------------------------------
+CONSENT_YES, CONSENT_NO, CONSENT_UNKNOWN = "subscribed", "not subscribed", "consent unknown"
+NO_ADDRESS = {"email": "no email address", "sms": "no phone number"}
+CONSENT_COLUMNS = {"email": ("email", "email_consent"), "sms": ("phone", "sms_consent")}
+
+
+def consent_status(profile: dict) -> dict[str, str]:
+    """Per channel (email, sms): subscribed / not subscribed / consent unknown / no address.
+
+    The rule of the segment condition `can_receive`: reachable only with an address (non-blank
+    email or phone) and a consent that is true; an empty consent is no consent.
+    """
+    out = {}
+    for channel, (address, consent) in CONSENT_COLUMNS.items():
+        value, flag = profile.get(address), profile.get(consent)
+        if value is None or str(value).strip() == "":
+            out[channel] = NO_ADDRESS[channel]
+        elif flag is None:
+            out[channel] = CONSENT_UNKNOWN
+        else:
+            out[channel] = CONSENT_YES if bool(flag) else CONSENT_NO
+    return out
+
+
+def profile_timezone(profile: dict) -> tuple[str, str]:
+    """The zone to show this person's times in, and why: the profile's `timezone` when it is an
+    IANA name (e.g. America/New_York), else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = profile.get("timezone")
+    if name is None or str(name).strip() == "":
+        return "UTC", "times in UTC (the profile has no time zone)"
+    name = str(name).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC", f"times in UTC (the profile's time zone {name!r} is not a known zone name)"
+    return name, f"times in the customer's local time ({name})"
+
+
+def local_times(values: pd.Series, tz: str) -> pd.Series:
+    """UTC timestamps as text in zone `tz`, with the zone's abbreviation ("2025-06-29 10:05 EDT")."""
+    ts = pd.to_datetime(values, utc=True).dt.tz_convert(tz)
+    return ts.dt.strftime("%Y-%m-%d %H:%M %Z").where(ts.notna(), None)
+
+
+def _usual_hour_local(ev: ir.Table, tz: str) -> int | None:
+    """`_usual_hour` in zone `tz`: events counted per UTC hour in the engine, then each hour
+    moved to local time (daylight saving respected), ties to the earlier local hour."""
+    own = ev.filter(~ev.metric.isin(list(PASSIVE_METRICS)))
+    per = own.group_by(at=own.timestamp.truncate("h")).agg(n=own.count()).execute()
+    if per.empty:
+        return None
+    hours = pd.to_datetime(per["at"], utc=True).dt.tz_convert(tz).dt.hour
+    counts = per.groupby(hours.values)["n"].sum()
+    return int(counts[counts == counts.max()].index.min())
+
+
+def _add_card_facts(ws: Workspace, out: Customer360, profile_id: str) -> None:
+    out.consent = consent_status(out.profile)
+    if ws.has_table("clv_predictions"):
+        t = ws.table("clv_predictions")
+        if "historic_clv" in t.columns:
+            row = t.filter(t.profile_id == profile_id).select("historic_clv").limit(1).execute()
+            if not row.empty and pd.notna(row.historic_clv.iloc[0]):
+                out.historic_clv = float(row.historic_clv.iloc[0])
+    if ws.has_table("rfm_profile_attributes"):
+        t = ws.table("rfm_profile_attributes")
+        row = t.filter(t.profile_id == profile_id).select("current_rfm_group").limit(1).execute()
+        if not row.empty and pd.notna(row.current_rfm_group.iloc[0]):
+            out.rfm_group = str(row.current_rfm_group.iloc[0])
+    if out.rfm_group is None and not out.rfm_history.empty:
+        out.rfm_group = str(out.rfm_history.rfm_group.iloc[-1])
+
+
+def activity_timeline(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50) -> pd.DataFrame:
+    """The person's newest `limit` events up to the end of `as_of`, newest first.
+
+    Columns: timestamp (UTC), metric, product (catalog name, else product id), value, channel,
+    order_id. Events at the same moment keep a stable order (by event id).
+    """
+    ev = _events(ws, profile_id, as_of_end(as_of))
+    cols = ["timestamp", "metric", "product_id", "value", "channel", "order_id", "event_id"]
+    ev = ev.select(*[c for c in cols if c in ev.columns])
+    rows = ev.order_by([ibis.desc("timestamp"), ibis.desc("event_id")]).limit(limit)
+    if ws.has_table("catalog") and "product_id" in ev.columns:
+        cat = ws.catalog.select(_pid=ws.catalog.product_id, _name=ws.catalog["name"]).distinct(on="_pid", keep="first")
+        rows = rows.left_join(cat, rows.product_id == cat._pid)
+        rows = rows.mutate(product=rows._name.fill_null(rows.product_id)).drop("_pid", "_name")
+    elif "product_id" in ev.columns:
+        rows = rows.mutate(product=rows.product_id)
+    df = rows.order_by([ibis.desc("timestamp"), ibis.desc("event_id")]).execute()
+    return df.reindex(columns=["timestamp", "metric", "product", "value", "channel", "order_id"]).reset_index(drop=True)
+
+
+def order_list(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50) -> pd.DataFrame:
+    """The person's newest `limit` orders (`Placed Order`) up to the end of `as_of`, newest first.
+
+    Columns: placed_at (UTC), order_id, amount (the order's value), channel, items (number of
+    `Ordered Product` events with the same order id), refunded and cancelled (sum of the value
+    of `Refunded Order` / `Cancelled Order` events with that order id, 0 when none).
+    """
+    ev = _events(ws, profile_id, as_of_end(as_of))
+    if "order_id" not in ev.columns:
+        ev = ev.mutate(order_id=ibis.null("string"))
+    orders = ev.filter(ev.metric == schema.PLACED_ORDER).select(
+        placed_at=ev.timestamp, order_id=ev.order_id, amount=ev.value, channel=ev.channel, _eid=ev.event_id)
+    orders = orders.order_by([ibis.desc("placed_at"), ibis.desc("_eid")]).limit(limit)
+    linked = ev.filter(ev.order_id.notnull() & ev.metric.isin(
+        [schema.ORDERED_PRODUCT, schema.REFUNDED_ORDER, schema.CANCELLED_ORDER]))
+    per = linked.group_by(_oid=linked.order_id).agg(
+        items=(linked.metric == schema.ORDERED_PRODUCT).sum(),
+        refunded=ibis.ifelse(linked.metric == schema.REFUNDED_ORDER, linked.value.fill_null(0), 0).sum(),
+        cancelled=ibis.ifelse(linked.metric == schema.CANCELLED_ORDER, linked.value.fill_null(0), 0).sum(),
+    )
+    out = orders.left_join(per, orders.order_id == per._oid)
+    out = out.mutate(items=out["items"].fill_null(0), refunded=out.refunded.fill_null(0.0), cancelled=out.cancelled.fill_null(0.0))
+    df = out.order_by([ibis.desc("placed_at"), ibis.desc("_eid")]).execute()
+    return df[["placed_at", "order_id", "amount", "channel", "items", "refunded", "cancelled"]].reset_index(drop=True)

@@ -343,7 +343,7 @@ class Workspace:
 
     def segments_for(self, profile_id_or_email: str) -> pd.DataFrame:
         """Segments a person is in now (`segment`, `joined_at`), by profile id or email."""
-        from cdp_lib.segments.history import segments_for
+        from cdp_lib.membership import segments_for  # the lookup edge, below the segments package
 
         return segments_for(self, profile_id_or_email)
 

@@ -519,7 +519,7 @@ def test_kill_9_mid_batch_and_receiver_down_every_profile_arrives_once(tmp_path)
 
 # -- the scheduler's failure webhook ------------------------------------------------------------------------
 def test_scheduler_failure_webhook_is_signed_and_queued_when_down(tmp_path, monkeypatch):
-    from cdp_lib import schedule as sched
+    from cdp_lib.reports import schedule as sched
 
     monkeypatch.setenv("CDP_WEBHOOK_SECRET", SECRET)
     r = Receiver(SECRET).start()

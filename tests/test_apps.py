@@ -209,7 +209,7 @@ def test_segment_builder_counts_samples_and_saves(demo, tmp_path):
     assert load_definition(saved).name == "Frequent or US"
     assert yaml.safe_load(saved.read_text())["match"] == "any"
     app.save.click()  # a second save must not silently replace the file
-    assert "already exists" in app.status.value
+    assert "already exists" in app.saved_html.value  # next to the Save button
 
 
 def test_segment_builder_needs_a_condition(ws, tmp_path):

@@ -86,7 +86,7 @@ def test_kpi_app_monitors_section(tmp_path):
 
 
 def test_reports_index_lists_alerts_of_the_newest_monitors_run(tmp_path):
-    from cdp_lib.reports_index import write_index
+    from cdp_lib.reports.index import write_index
 
     for run_id, when, status, alerts in (("r1", "2024-01-01T00:00:00+00:00", "succeeded", [{"as_of": "2024-01-01",
                                           "monitor": "old", "message": "old alert"}]),

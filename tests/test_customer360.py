@@ -120,8 +120,11 @@ def test_customer360_app_shows_the_library_answers(ws):
     assert ">email<" in facts  # preferred channel: 2 email orders vs 1 web and 1 sms
     assert "20% (low)" in facts and "VIP" in facts and "2025-03-20" in facts
     app.query.value = "nobody@example.com"
-    assert "no profile has the email, phone or id 'nobody@example.com'" in app.status.value.replace("&#x27;", "'")
-    assert app.facts.value == ""
+    assert "No one's name, email, phone or id matches 'nobody@example.com'" in app.search_note.value.replace("&#x27;", "'")
+    assert "cdp-error" in app.search_note.value and app.facts.value == "" and app.status.value == ""
+    app.query.value = "x.do"  # part of the email
+    assert app.matches.value == "x" and "1 match for 'x.do'" in app.search_note.value.replace("&#x27;", "'")
+    assert app.matches.options[0][0] == "Xia · X.Doe@Example.com · +1 (555) 010-2030 · x"
 
 
 def test_high_churn_never_shown_beside_a_next_purchase():
@@ -207,3 +210,99 @@ def test_no_contradiction_on_the_demo_store_for_any_customer(demo_ws):
         else:
             assert c.expected_next_order_date == pd.Timestamp(pred.loc[pid, "expected_next_order_date"]).date()
     result.summary.release()
+
+
+# -- card, timeline and orders in the person's local time --------------------------------------
+TL_EVENTS = [
+    # event_id, metric, timestamp (UTC), value, product, channel, order_id
+    ("t1", "Placed Order", "2025-03-08T14:30:00", 40.0, None, "web", "o1"),  # EST: 09:30
+    ("t2", "Ordered Product", "2025-03-08T14:30:00", 25.0, "P1", None, "o1"),
+    ("t3", "Ordered Product", "2025-03-08T14:30:00", 15.0, "P9", None, "o1"),  # not in the catalog
+    ("t4", "Placed Order", "2025-03-10T13:00:00", 60.5, None, "email", "o2"),  # EDT (DST from 03-09): 09:00
+    ("t5", "Refunded Order", "2025-03-12T08:00:00", 20.0, None, None, "o2"),
+    ("t6", "Placed Order", "2025-03-12T20:00:00", 10.0, None, "sms", "o3"),
+    ("t7", "Cancelled Order", "2025-03-12T21:00:00", 10.0, None, None, "o3"),
+    ("t8", "Viewed Product", "2025-03-13T01:15:00", None, "P1", "web", None),  # EDT: 03-12 21:15
+    ("t9", "Placed Order", "2025-03-20T10:00:00", 99.0, None, "web", "o4"),  # after the as-of date
+    ("t0", "Received Email", "2025-03-11T13:00:00", None, None, "email", None),
+]
+
+
+@pytest.fixture(scope="module")
+def tl_ws():
+    ev = pd.DataFrame(TL_EVENTS, columns=["event_id", "metric", "timestamp", "value", "product_id", "channel", "order_id"])
+    ev.insert(1, "profile_id", "z")
+    profiles = pd.DataFrame({
+        "profile_id": ["z", "w", "v"], "email": ["z@example.com", None, "v@example.com"],
+        "phone": ["+15550001111", "+15550002222", " "], "first_name": ["Zed", "Wu", "Vi"],
+        "timezone": ["America/New_York", "Mars/Olympus", None],
+        "email_consent": [True, True, None], "sms_consent": [False, None, True],
+    })
+    catalog = pd.DataFrame({"product_id": ["P1"], "name": ["Mug"], "category": ["Kitchen"]})
+    w = workspace_from_frames(profiles=profiles, events=ev, catalog=catalog)
+    w.write_table("clv_predictions", pd.DataFrame({
+        "profile_id": ["z"], "historic_clv": [90.5], "predicted_clv": [120.25], "churn_probability": [0.4],
+        "churn_risk": ["medium"], "expected_next_order_date": [dt.date(2025, 4, 1)]}))
+    w.write_table("rfm_profile_attributes", pd.DataFrame({
+        "profile_id": ["z"], "current_rfm_group": ["At Risk"], "previous_rfm_group": ["Loyal"],
+        "rfm_group_last_changed": [dt.date(2025, 3, 1)]}))
+    yield w
+    w.close()
+
+
+def test_order_list_links_items_refunds_and_cancellations(tl_ws):
+    o = customer_360(tl_ws, "z", as_of="2025-03-15").order_list
+    assert o.order_id.tolist() == ["o3", "o2", "o1"]  # newest first; o4 is after the as-of date
+    assert o.amount.tolist() == [10.0, 60.5, 40.0]
+    assert o["items"].tolist() == [0, 0, 2] and o.refunded.tolist() == [0.0, 20.0, 0.0]
+    assert o.cancelled.tolist() == [10.0, 0.0, 0.0] and o.channel.tolist() == ["sms", "email", "web"]
+
+
+def test_timeline_newest_first_with_product_names(tl_ws):
+    t = customer_360(tl_ws, "z", as_of="2025-03-15").timeline
+    assert t.metric.tolist() == ["Viewed Product", "Cancelled Order", "Placed Order", "Refunded Order",
+                                 "Received Email", "Placed Order", "Ordered Product", "Ordered Product", "Placed Order"]
+    assert t["product"].tolist()[0] == "Mug"
+    # same moment (t1, t2, t3): a stable order, newest event id first; an unknown product keeps its id
+    assert t["product"].tolist()[-3:] == ["P9", "Mug", None]
+    assert len(customer_360(tl_ws, "z", as_of="2025-03-15", timeline_limit=3).timeline) == 3
+
+
+def test_times_in_the_profiles_zone_with_daylight_saving(tl_ws):
+    from cdp_lib.apps.customer360 import orders_frame, timeline_frame
+
+    c = customer_360(tl_ws, "z", as_of="2025-03-15")
+    assert (c.timezone, c.timezone_note) == ("America/New_York", "times in the customer's local time (America/New_York)")
+    assert orders_frame(c).Placed.tolist() == ["2025-03-12 16:00 EDT", "2025-03-10 09:00 EDT", "2025-03-08 09:30 EST"]
+    assert timeline_frame(c).Time.iloc[0] == "2025-03-12 21:15 EDT"  # 01:15 UTC on the 13th
+    # own events (the received email ignored) at local hours 9 (t1-t3 EST, t4 EDT), 4, 16, 17, 21:
+    # 9 wins; in UTC the same events fall at 14 (t1-t3), 13, 8, 20, 21, 1: 14 wins
+    assert (c.usual_active_hour_local, c.usual_active_hour) == (9, 14)
+    w = customer_360(tl_ws, "w", as_of="2025-03-15")
+    assert (w.timezone, w.timezone_note) == ("UTC", "times in UTC (the profile's time zone 'Mars/Olympus' is not a known zone name)")
+    assert customer_360(tl_ws, "v", as_of="2025-03-15").timezone_note == "times in UTC (the profile has no time zone)"
+
+
+def test_card_shows_clv_churn_consent_and_rfm_group(tl_ws):
+    from cdp_lib.apps.customer360 import facts_html
+
+    c = customer_360(tl_ws, "z", as_of="2025-03-15")
+    assert (c.historic_clv, c.predicted_clv, c.rfm_group) == (90.5, 120.25, "At Risk")
+    assert c.consent == {"email": "subscribed", "sms": "not subscribed"}
+    assert customer_360(tl_ws, "w", as_of="2025-03-15").consent == {"email": "no email address", "sms": "consent unknown"}
+    assert customer_360(tl_ws, "v", as_of="2025-03-15").consent == {"email": "consent unknown", "sms": "no phone number"}
+    html = facts_html(c)
+    for key, shown in (("historic_clv", "90.50"), ("predicted_clv", "120.25"), ("churn_probability", "40% (medium)"),
+                       ("rfm_group", "At Risk"), ("consent_email", "subscribed"), ("consent_sms", "not subscribed"),
+                       ("usual_active_hour", "09:00–09:59 America/New_York")):
+        assert f'data-fact="{key}"' in html and f">{shown}<" in html, key
+
+
+def test_app_shows_orders_and_timeline_in_local_time(tl_ws):
+    app = Customer360App(workspace=tl_ws)
+    app.query.value = "zed"
+    assert app.matches.value == "z" and app.error is None
+    page = app.details.value
+    assert "Times in the customer&#x27;s local time (America/New_York)" in page
+    assert "2025-03-08 09:30 EST" in page and ">60.50<" in page and "Refunded" in page
+    assert "nan" not in page.lower() and "None" not in page

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdp_lib import health, runner
+from cdp_lib import health, reports as runner
 from cdp_lib.errors import DataError, InputError
 from cdp_lib.testing import workspace_from_frames
 

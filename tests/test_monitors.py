@@ -333,9 +333,9 @@ def test_cli_run_json_history_and_webhook(tmp_path, capsys, monkeypatch):
         "  - {measure: count, period_days: 1, compare: absolute_change, direction: up, op: '>', threshold: 1}\n")
     (tmp_path / "schedule.yaml").write_text("settings:\n  webhook_url: http://127.0.0.1:9/hook\njobs: []\n")
     posted = []
-    from cdp_lib import schedule
+    from cdp_lib.reports.schedule import notify
 
-    monkeypatch.setattr(schedule, "notify_webhook", lambda url, payload, timeout=10.0: posted.append((url, payload)) or True)
+    monkeypatch.setattr(notify, "notify_webhook", lambda url, payload, timeout=10.0: posted.append((url, payload)) or True)
     args = ["--db", str(db), "monitor", "run", "--as-of", str(DAY), "--folder", str(folder),
             "--schedule", str(tmp_path / "schedule.yaml"), "--json"]
     assert main(args) == 0

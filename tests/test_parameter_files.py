@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp_lib import runner
+from cdp_lib import reports as runner
 
 REPO = Path(__file__).resolve().parents[1]
 # Folders named after their notebook, except these two historical names (kept: users' scripts

@@ -24,7 +24,7 @@ import pytest
 
 from cdp_lib.apps.base import resolve_db
 from cdp_lib.project import project_root, resolve_path
-from cdp_lib.runner import find_notebook
+from cdp_lib.reports import find_notebook
 from cdp_lib.segments.library import default_folder
 from cdp_lib.workspace import Workspace
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp_lib import runner
+from cdp_lib import reports as runner
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "reports"

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from cdp_lib import reports_index
+from cdp_lib.reports import index as reports_index
 
 
 def _run(reports: Path, notebook: str, run_id: str, started: str, status: str = "succeeded", **extra) -> dict:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cdp_lib import InputError, Workspace
-from cdp_lib.runner import check_run_id, run_notebook
+from cdp_lib.reports import check_run_id, run_notebook
 
 
 @pytest.mark.parametrize("bad", ["../../x", "..", ".", "a/b", "/abs", "a\\b", "", " x", "x" * 200, "-rf"])

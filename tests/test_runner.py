@@ -15,7 +15,8 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from cdp_lib import runner
+from cdp_lib import reports as runner
+from cdp_lib.reports import parameters
 from cdp_lib.cli import main as cdp_main
 from cdp_lib.errors import InputError
 from cdp_lib.testing import workspace_from_frames
@@ -162,8 +163,8 @@ def test_yaml_dates_become_iso_strings(declared, tmp_path):
 
 @given(st.integers(min_value=-10**12, max_value=10**12))
 def test_int_text_round_trips(n):
-    assert runner._from_text(runner._parse_type("int"), str(n)) == n
-    assert runner._from_text(runner._parse_type("int | None"), str(n)) == n
+    assert parameters._from_text(parameters._parse_type("int"), str(n)) == n
+    assert parameters._from_text(parameters._parse_type("int | None"), str(n)) == n
 
 
 def test_parameters_file_must_be_a_mapping(tmp_path):

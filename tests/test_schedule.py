@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdp_lib import runner, schedule as sched
+from cdp_lib import reports as runner
+from cdp_lib.reports import schedule as sched
 from cdp_lib.errors import InputError
 
 UTC = dt.timezone.utc
@@ -300,7 +301,7 @@ def test_lock_is_exclusive_within_and_across_processes(tmp_path):
         assert first
         probe = subprocess.run(
             [sys.executable, "-c",
-             "import sys; from cdp_lib.schedule import job_lock\n"
+             "import sys; from cdp_lib.reports.schedule import job_lock\n"
              f"with job_lock({str(tmp_path)!r}, 'x') as held: sys.exit(0 if held else 3)"],
         )
         assert probe.returncode == 3

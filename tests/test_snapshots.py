@@ -182,7 +182,7 @@ def test_prune_skips_a_copy_open_in_another_process(db):
 
 
 def test_report_runs_publish_only_a_stale_snapshot_that_apps_read(db):
-    from cdp_lib.runner import publish_snapshot
+    from cdp_lib.reports.publish import publish_snapshot
 
     # No app has opened the workspace: a report run copies nothing (apps publish on first open).
     assert publish_snapshot(str(db), changed=True)["published"] is False

@@ -435,7 +435,7 @@ def test_scheduled_notebook_imports_from_postgres_then_a_rerun_loads_nothing(tmp
     job = {j["name"]: j for j in schedule["jobs"]}["warehouse-import"]
     assert job["enabled"] is False and job["parameters"].endswith("warehouse_import/crm_customers.yaml")
     # Enabled with a real from_url, the scheduler runs it; still nothing new to load.
-    from cdp_lib import schedule as sched
+    from cdp_lib.reports import schedule as sched
 
     one = sched.parse_schedule({"settings": {"reports_dir": str(reports)}, "jobs": [
         {**job, "enabled": True, "parameters": str(tmp_path / "import.yaml")}]})

@@ -47,7 +47,8 @@ def run(ctx: Context, as_of: str | None, folder: str | None, schedule_path: str,
     import datetime as dt
 
     from cdp_lib.dates import parse_date
-    from cdp_lib.monitors import load_monitors, run_monitors, schedule_notifier
+    from cdp_lib.monitors import load_monitors, run_monitors
+    from cdp_lib.reports.schedule.notify import schedule_notifier
 
     day = parse_date(as_of, "--as-of") or dt.datetime.now(dt.timezone.utc).date()
     monitors = load_monitors(folder, enabled_only=True)

@@ -8,8 +8,8 @@
   and again while it lasts every `repeat_every_days` days after the episode's last alert. A
   rerun of a day that already has an alert writes no second alert and delivers nothing; alert
   rows are never deleted (they record what was sent).
-* Delivery goes through the scheduler's notifier (`cdp_lib.schedule.notify_webhook`, the path
-  failed report runs use) when a webhook URL is configured.
+* Delivery goes through the scheduler's notifier (`cdp_lib.reports.schedule.notify.notify_webhook`,
+  the path failed report runs use) when a webhook URL is configured.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
@@ -43,24 +42,6 @@ Notifier = Callable[[dict], bool]
 def ensure_tables(ws: Workspace) -> None:
     ws.duckdb.execute(schema.create_table_sql("monitor_results", RESULTS))
     ws.duckdb.execute(schema.create_table_sql("monitor_alerts", ALERTS))
-
-
-def schedule_notifier(schedule_path: str | Path | None) -> Notifier | None:
-    """The scheduler's webhook notifier from a schedule file's settings, or None without a URL."""
-    from cdp_lib import schedule
-    from cdp_lib.project import resolve_path
-
-    if schedule_path is None or not resolve_path(schedule_path).is_file():
-        return None
-    schedule_path = resolve_path(schedule_path)
-    settings = schedule.load_schedule(schedule_path).settings
-    if not settings.webhook_url:
-        return None
-
-    def notify(payload: dict) -> bool:
-        return schedule.notify_webhook(settings.webhook_url, payload, timeout=settings.webhook_timeout_seconds)
-
-    return notify
 
 
 @dataclass(frozen=True)

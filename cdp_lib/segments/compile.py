@@ -22,6 +22,7 @@ from cdp_lib import filters, metrics
 from cdp_lib.errors import NotComputedError
 from cdp_lib.dates import as_of_end, last_holiday
 from cdp_lib.segments.definition import WINDOW_UNIT_DAYS, SegmentDefinition, suggest
+from cdp_lib.segments.spells import current_members
 from cdp_lib.workspace import Workspace
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), as used by the haversine formula
@@ -211,9 +212,7 @@ class Compiler:
         if kind == "property":
             return self._property(people[c["property"]], c)
         if kind == "consent":
-            ident, consent = ("email", "email_consent") if c["channel"] == "email" else ("phone", "sms_consent")
-            has = people[ident].notnull() & (people[ident].strip() != "")
-            return (has & people[consent].fill_null(False)).fill_null(False)
+            return consent_expr(people, c["channel"])
         if kind == "within":
             return self._within(c, people, d)
         if kind == "segment":
@@ -321,11 +320,16 @@ class Compiler:
         if name in self.library:
             table = self.members(self.library[name])
         else:
-            from cdp_lib.segments.history import current_members
-
             table = current_members(self.ws, name)
         self.resolved[name] = table
         return table
+
+
+def consent_expr(people: ir.Table, channel: str) -> ir.BooleanValue:
+    """`can_receive`: a non-blank address (email, or phone for sms) and a consent that is true."""
+    ident, consent = ("email", "email_consent") if channel == "email" else ("phone", "sms_consent")
+    has = people[ident].notnull() & (people[ident].strip() != "")
+    return (has & people[consent].fill_null(False)).fill_null(False)
 
 
 def _midnight(day: dt.date) -> pd.Timestamp:

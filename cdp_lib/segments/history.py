@@ -13,9 +13,10 @@ Storage (contract in docs/architecture.md):
   each change and sorted by profile_id, so looking up one person reads a single row group;
   `segment_current_emails` `(email_key, profile_id)` does the same for lookups by email.
 
-Evaluation is Ibis; applying a refresh's changes (UPDATE of open spells) is DuckDB SQL with bound
-parameters at the storage edge (`cdp_lib.segments.store`), inside one transaction: a failed
-refresh leaves no trace.
+Evaluation is Ibis; applying a refresh's changes (UPDATE of open spells, the temp tables of
+the evaluated members) is DuckDB SQL with bound parameters at the storage edge
+(`cdp_lib.segments.store`), inside one transaction: a failed refresh leaves no trace. Reading
+spells is in `cdp_lib.segments.spells`, the point lookup in `cdp_lib.membership`.
 """
 
 from __future__ import annotations
@@ -28,44 +29,20 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib.dates import as_of_end
-from cdp_lib.errors import InputError, NotComputedError
+from cdp_lib.errors import InputError
+from cdp_lib.membership import segments_for  # noqa: F401  (re-exported: the point lookup)
+from cdp_lib.segments import store
 from cdp_lib.segments.compile import Compiler, Facts
 from cdp_lib.segments.definition import SegmentDefinition, suggest
 from cdp_lib.segments.library import DEFAULT_FOLDER, dependency_order, load_library
+from cdp_lib.segments.spells import _need, current_members, members_at, stored_segments  # noqa: F401  (re-exported)
 from cdp_lib.segments.store import (  # noqa: F401  (the storage edge; re-exported for callers)
     CURRENT, MEMBERSHIP, REFRESHES, ensure_tables, rebuild_current, store_members,
 )
 from cdp_lib.workspace import Workspace
 
 
-def _need(ws: Workspace, table: str) -> ir.Table:
-    if not ws.has_table(table):
-        raise NotComputedError(f"no segment history in {ws.path or ws.backend_name}; run 'cdp segment refresh' first")
-    return ws.table(table)
-
-
 # -- reading -----------------------------------------------------------------------------------
-def current_members(ws: Workspace, segment: str) -> ir.Table:
-    """People in `segment` now (open spells), as an Ibis table of `profile_id`."""
-    t = _need(ws, "segment_membership")
-    return t.filter((t.segment == segment) & t.left_at.isnull()).select("profile_id")
-
-
-def members_at(ws: Workspace, segment: str, moment: Any) -> ir.Table:
-    """People who were in `segment` at `moment` (a timestamp, UTC), from stored history."""
-    t = _need(ws, "segment_membership")
-    at = ibis.literal(pd.Timestamp(moment).tz_localize("UTC") if pd.Timestamp(moment).tzinfo is None else pd.Timestamp(moment))
-    live = (t.joined_at <= at) & (t.left_at.isnull() | (t.left_at > at))
-    return t.filter((t.segment == segment) & live).select("profile_id")
-
-
-def stored_segments(ws: Workspace) -> list[str]:
-    if not ws.has_table("segment_refreshes"):
-        return []
-    t = ws.table("segment_refreshes")
-    return sorted(t.select("segment").distinct().segment.execute())
-
-
 def members_of(ws: Workspace, segment: str, library: Mapping[str, SegmentDefinition] | None = None,
                as_of: Any = None) -> ir.Table:
     """Members of a segment: the stored current membership after a refresh (or of a sample);
@@ -108,37 +85,6 @@ def changes_table(ws: Workspace, segment: str | None = None, since: Any = None) 
     latest = r.group_by("segment").agg(last_as_of=r.as_of.max())
     joined = both.inner_join(latest, "segment")
     return joined.filter(joined.at == joined.last_as_of).drop("last_as_of").order_by(["segment", "change", "profile_id"])
-
-
-def segments_for(ws: Workspace, profile_id_or_email: str) -> pd.DataFrame:
-    """Segments a person is in now, with `joined_at`; by profile id or (case-insensitive) email.
-
-    Reads `segment_current`, which is sorted by profile id: a point lookup, fast enough for a
-    web request on millions of profiles.
-    """
-    key = str(profile_id_or_email).strip()
-    if ws.is_duckdb:
-        # Storage edge: one bound-parameter point query on the sorted tables, no Ibis compile
-        # and no catalog listing (each costs milliseconds).
-        from cdp_lib.membership import segment_rows
-
-        try:
-            rows = segment_rows(ws.duckdb, key)
-        except Exception:  # duckdb.CatalogException: no refresh yet
-            _need(ws, "segment_current")
-            _need(ws, "segment_current_emails")
-            raise
-        out = pd.DataFrame(rows, columns=["segment", "joined_at"])
-        out["joined_at"] = pd.to_datetime(out["joined_at"], utc=True)
-        return out
-    t = _need(ws, "segment_current")
-    if "@" in key:
-        p = ws.profiles
-        ids = p.filter(p.email.strip().lower() == key.lower()).profile_id
-        hit = t.filter(t.profile_id.isin(ids))
-    else:
-        hit = t.filter(t.profile_id == key)
-    return hit.select("segment", "joined_at").order_by("segment").execute()
 
 
 def overlap_table(ws: Workspace, segments: Iterable[str], library: Mapping | None = None) -> pd.DataFrame:
@@ -204,18 +150,16 @@ def refresh(ws: Workspace, folder: str | os.PathLike = DEFAULT_FOLDER, as_of: An
                                    facts, refreshed_at)
         for i, name in enumerate(order):
             compiler = Compiler(ws, as_of, library, resolved, facts)
-            members = compiler.members(library[name])
             tmp = f"_cdp_segment_{i}"
             temps.append(tmp)
-            ws.con.create_table(tmp, members, temp=True, overwrite=True)
-            resolved[name] = ws.con.table(tmp)
+            # Evaluated once: segments that refer to this one read the stored members.
+            resolved[name] = store.stage(ws, tmp, compiler.members(library[name]))
             if name in wanted:
                 rows.append(store_members(ws, name, resolved[name], moment, refreshed_at))
             if progress is not None:
                 progress(name)
         rebuild_current(ws)
-    for tmp in temps + ["_cdp_segment_new"]:
-        ws.duckdb.execute(f'DROP TABLE IF EXISTS temp."{tmp}"')
+    store.drop_temp(ws, *temps, store.NEW_MEMBERS)
     out = pd.DataFrame(rows, columns=list(REFRESHES))
     if filled is not None:
         extra = filled.set_index("segment")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from cdp_lib.errors import InputError
 from cdp_lib.segments.export import export_csv
-from cdp_lib.segments.history import _need, current_members
+from cdp_lib.segments.spells import _need, current_members
 from cdp_lib.segments.library import DEFAULT_FOLDER, load_library
 from cdp_lib.workspace import Workspace
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cdp_lib.dates import as_of_end
 from cdp_lib.errors import InputError
+from cdp_lib.segments import store
 from cdp_lib.segments.history import members_of
 from cdp_lib.segments.store import ensure_tables, rebuild_current, store_members
 from cdp_lib.workspace import Workspace
@@ -66,5 +67,5 @@ def sample(ws: Workspace, segment: str, fraction: float | None = None, size: int
         for suffix, group in ((TEST_SUFFIX, test), (CONTROL_SUFFIX, control)):
             rows.append(store_members(ws, segment + suffix, group, moment, now))
         rebuild_current(ws)
-    ws.duckdb.execute('DROP TABLE IF EXISTS temp."_cdp_segment_new"')
+    store.drop_temp(ws, store.NEW_MEMBERS)
     return pd.DataFrame(rows)

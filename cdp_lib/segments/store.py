@@ -33,6 +33,7 @@ REFRESHES = {
 }
 CURRENT = {"segment": "VARCHAR", "profile_id": "VARCHAR", "joined_at": "TIMESTAMPTZ"}
 _REFRESH_COLUMNS = ", ".join(f'"{c}"' for c in REFRESHES)
+NEW_MEMBERS = "_cdp_segment_new"  # temp: one segment's new members while `store_members` applies them
 BACKFILL_TABLE = "_cdp_backfill"  # temp: (moment, profile_id) of the reconstructed days
 BACKFILL_DAYS = "_cdp_backfill_days"  # temp: (moment) of every reconstructed day, empty ones too
 
@@ -46,8 +47,20 @@ def ensure_tables(ws: Workspace) -> None:
         ws.duckdb.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS backfilled BOOLEAN DEFAULT false")
 
 
+def stage(ws: Workspace, name: str, members: ir.Table) -> ir.Table:
+    """Evaluate `members` once into the temp table `name` and return that table."""
+    ws.con.create_table(name, members, temp=True, overwrite=True)
+    return ws.con.table(name)
+
+
+def drop_temp(ws: Workspace, *names: str) -> None:
+    """Drop this session's temp tables `names` (those that exist)."""
+    for name in names:
+        ws.duckdb.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+
 def store_members(ws: Workspace, segment: str, members: ir.Table, moment: pd.Timestamp,
-                  refreshed_at: pd.Timestamp, tmp_name: str = "_cdp_segment_new") -> dict:
+                  refreshed_at: pd.Timestamp, tmp_name: str = NEW_MEMBERS) -> dict:
     """Apply one segment's new membership to the history; return its sizes and changes.
 
     Must run inside `ws.transaction()` together with `rebuild_current`.
@@ -112,7 +125,7 @@ def add_backfill_day(ws: Workspace, members: ir.Table, moment: pd.Timestamp) -> 
     ws.con.create_table(tmp, members.select("profile_id").distinct(), temp=True, overwrite=True)
     ws.duckdb.execute(f'INSERT INTO "{BACKFILL_TABLE}" SELECT ?, profile_id FROM "{tmp}"', [moment])
     ws.duckdb.execute(f'INSERT INTO "{BACKFILL_DAYS}" VALUES (?)', [moment])
-    ws.duckdb.execute(f'DROP TABLE IF EXISTS temp."{tmp}"')
+    drop_temp(ws, tmp)
 
 
 def apply_backfill(ws: Workspace, segment: str, refreshed_at: pd.Timestamp) -> list[dict]:
@@ -191,11 +204,9 @@ def apply_backfill(ws: Workspace, segment: str, refreshed_at: pd.Timestamp) -> l
                "members": int(members), "entered": int(entered), "left": int(gone), "backfilled": True}
         db.execute(f"INSERT INTO segment_refreshes ({_REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", list(row.values()))
         rows.append(row)
-    for tmp in ("_cdp_snap", "_cdp_moments", "_cdp_runs"):
-        db.execute(f'DROP TABLE IF EXISTS temp."{tmp}"')
+    drop_temp(ws, "_cdp_snap", "_cdp_moments", "_cdp_runs")
     return rows
 
 
 def end_backfill(ws: Workspace) -> None:
-    for tmp in (BACKFILL_TABLE, BACKFILL_DAYS):
-        ws.duckdb.execute(f'DROP TABLE IF EXISTS temp."{tmp}"')
+    drop_temp(ws, BACKFILL_TABLE, BACKFILL_DAYS)
