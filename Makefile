@@ -44,6 +44,7 @@ postgres:
 	  else echo "postgresql missing and not root: the postgres tests will report why they cannot run"; fi; }
 
 test: install browser postgres
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest
 
 test-fast: install

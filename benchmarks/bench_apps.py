@@ -89,6 +89,12 @@ def first_render(db: Path, loads: int = 3) -> list[float]:
     return times
 
 
+def _timed(action) -> float:
+    t = time.perf_counter()
+    action()
+    return time.perf_counter() - t
+
+
 def interactions(db: Path) -> dict[str, float]:
     from cdp_lib.apps import Customer360App, FunnelExplorerApp, KpiApp, RfmExplorerApp, SegmentBuilderApp
     from cdp_lib.kpi import latest_event_day
@@ -100,14 +106,28 @@ def interactions(db: Path) -> dict[str, float]:
     app = KpiApp(workspace=ws)
     app.preset.value = "Last 7 days"
     out["kpi: range preset"] = app.last_render_seconds
+    app.compare.value = "same period last year"
+    out["kpi: comparison last year"] = app.last_render_seconds
     app = RfmExplorerApp(workspace=ws)
     app.start.value = end - dt.timedelta(days=180)
     out["rfm: start date"] = app.last_render_seconds
     app.group.value = "At Risk"
     out["rfm: pick group"] = app.last_render_seconds
+    from cdp_lib.segments.lists import MAX_LIST_PEOPLE
+
+    size = lambda b: int(b.description.replace(",", ""))  # noqa: E731
+    moves = {k: b for k, b in app.matrix_buttons.items() if k[0] != k[1] and 0 < size(b) <= MAX_LIST_PEOPLE}
+    button = max(moves.values(), key=size)
+    out["rfm: click transition"] = _timed(button.click)
+    os.environ["CDP_PROJECT_DIR"] = str(db.parent)  # saved segments go beside the bench store
+    app.panel.name.value = f"bench transition {time.time_ns()}"
+    out["rfm: save transition (list)"] = _timed(app.panel.save_button.click)
     app = FunnelExplorerApp(workspace=ws)
     app.window.value = "1d"
     out["funnel: window"] = app.last_render_seconds
+    out["funnel: drop-out step"] = _timed(lambda: setattr(app.dropped_step, "value", 2))
+    app.compare.value = "previous period"
+    out["funnel: comparison"] = app.last_render_seconds
     app = SegmentBuilderApp(workspace=ws, folder=str(db.parent / "segments"))
     app.rows[0].count.value = 3
     out["segment builder: count"] = app.last_render_seconds
@@ -127,8 +147,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", type=int, default=100_000)
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--db", help="an existing workspace to time instead of building one")
     args = ap.parse_args()
-    db = build_store(args.profiles)
+    db = Path(args.db) if args.db else build_store(args.profiles)
+    if args.db:
+        from cdp_lib.snapshots import current_snapshot, publish
+
+        if current_snapshot(db) is None:
+            publish(db)
     if not args.skip_browser:
         times = first_render(db)
         print("first render (preheated kernel), seconds:", ", ".join(f"{t:.2f}" for t in times))

@@ -213,14 +213,19 @@ def _attributed(ws: Workspace, kpi: Kpi, lo: pd.Timestamp, hi: pd.Timestamp) -> 
 def _value_pair(ws: Workspace, kpi: Kpi, period: Period, prev: Period | None = None) -> ir.Table:
     """One row: (value, previous) of `kpi` over `period` and `prev` (default: the period before it)."""
     prev = prev or period.previous
+    adjacent = prev.hi == period.lo  # else (a year earlier) read the two periods, not the months between
     if kpi.measure == "attributed_value":
-        ev = _attributed(ws, kpi, prev.lo, period.hi)
+        ev = _attributed(ws, kpi, prev.lo, period.hi) if adjacent else _attributed(ws, kpi, prev.lo, prev.hi).union(
+            _attributed(ws, kpi, period.lo, period.hi))
     else:
         ev = _events(ws, kpi)
-        lower = None if kpi.measure == "total_profiles" else prev.lo
-        ev = ev.filter(ev.timestamp < period.hi) if lower is None else ev.filter(
-            (ev.timestamp >= lower) & (ev.timestamp < period.hi)
-        )
+        if kpi.measure == "total_profiles":
+            ev = ev.filter(ev.timestamp < period.hi)
+        elif adjacent:
+            ev = ev.filter((ev.timestamp >= prev.lo) & (ev.timestamp < period.hi))
+        else:
+            ev = ev.filter(((ev.timestamp >= prev.lo) & (ev.timestamp < prev.hi))
+                           | ((ev.timestamp >= period.lo) & (ev.timestamp < period.hi)))
     if kpi.among:
         first = ws.events.filter(ws.events.metric == kpi.among)
         first = first.group_by(among_id=first.profile_id).agg(among_since=first.timestamp.min())

@@ -117,7 +117,11 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP) -> Path:
             finally:
                 con.execute("DETACH __cdp_publish")
         else:
+            from cdp_lib import memory  # the same memory limit and spill folder as a workspace
+
+            settings = memory.check()
             con = duckdb.connect()
+            memory.apply(con, *settings)
             try:
                 con.execute(f"ATTACH '{db_path}' AS __cdp_source (READ_ONLY)")
             except duckdb.Error as exc:

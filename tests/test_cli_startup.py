@@ -98,3 +98,21 @@ def test_lookup_key_is_data_not_sql(refreshed_db):
     with Workspace(refreshed_db, read_only=True) as ws:
         assert segment_rows(ws.duckdb, "p1' OR '1'='1") == []
         assert segment_rows(ws.duckdb, "x@y' OR 'a'='a") == []
+
+
+def test_help_imports_neither_the_runner_nor_the_scheduler():
+    probe = ("import sys\nfrom cdp_lib.cli import main\nmain(['--help'])\n")
+    done = subprocess.run([sys.executable, "-c", probe + "print(sorted(sys.modules))"], capture_output=True,
+                          text=True, timeout=120)
+    loaded = done.stdout.strip().splitlines()[-1]
+    for name in ("'cdp_lib.reports'", "'croniter'", "'cdp_lib.reports.schedule'"):
+        assert name not in loaded
+
+
+def test_option_defaults_spelled_in_the_commands_match_the_library():
+    from cdp_lib import reports
+    from cdp_lib.commands import run, schedule
+    from cdp_lib.reports import schedule as sched
+
+    assert run.REPORTS_DIR == reports.REPORTS_DIR
+    assert schedule.DEFAULT_SCHEDULE == sched.DEFAULT_SCHEDULE

@@ -34,8 +34,27 @@ ATTRIBUTION_NOTE = (
 )
 
 
-def money(value, currency: str = DEFAULT_CURRENCY) -> str:
-    """`1234.5` -> `$1,234.50` (USD), `€1,234.50`, `¥1,235`, `1,234.50 CHF`; '–' when missing."""
+def store_currency() -> str:
+    """The store's currency: the workspace setting of the shared display layer when this checkout
+    has it (`cdp_lib.display`), else USD."""
+    try:
+        from cdp_lib.display import currency
+    except ImportError:  # the display layer is not in this checkout yet
+        return DEFAULT_CURRENCY
+    return currency()
+
+
+def money(value, currency: str | None = None) -> str:
+    """`1234.5` -> `$1,234.50` (USD), `€1,234.50`, `¥1,235`, `1,234.50 CHF`: the shared display
+    format when this checkout has it, else the same rules here."""
+    try:
+        from cdp_lib.display.format import money as shared
+    except ImportError:
+        return _money(value, currency or store_currency())
+    return shared(value, currency or store_currency())
+
+
+def _money(value, currency: str) -> str:
     if value is None or pd.isna(value):
         return "–"
     cents = 0 if currency in NO_CENTS else 2
@@ -56,7 +75,7 @@ def _sparkline_img(series: pd.DataFrame | None) -> str:
     return f'<img class="cdp-spark" alt="daily trend" src="data:image/png;base64,{data}" width="160" height="36">'
 
 
-def cards_html(overview: pd.DataFrame, money_metrics: set[str] | Sequence[Kpi] = (), currency: str = DEFAULT_CURRENCY,
+def cards_html(overview: pd.DataFrame, money_metrics: set[str] | Sequence[Kpi] = (), currency: str | None = None,
                sparklines: dict[str, pd.DataFrame] | None = None, compared_label: str = "previous") -> str:
     """Headline cards: value, % change coloured by good/bad news, the comparison's value and a
     sparkline of the period. `money_metrics` are labels (or KPIs, money when their measure is)."""
@@ -95,7 +114,7 @@ class KpiApp(App):
     breakdown
         The KPI split by event name in the chart (default: service interactions).
     currency
-        ISO code money is shown in (default USD).
+        ISO code money is shown in (default: the store's currency setting, USD when unset).
     """
 
     title = "KPI overview"
@@ -104,7 +123,7 @@ class KpiApp(App):
                  breakdown: Kpi | None = None, series: Kpi = PLACED_ORDER_AOV, currency: str | None = None):
         super().__init__(db, workspace)
         self.kpis = tuple(kpis)
-        self.currency = currency or DEFAULT_CURRENCY
+        self.currency = currency or store_currency()
         self.money_metrics = {k.label for k in self.kpis if k.measure in MONEY_MEASURES} | set(CHANNEL_LABELS.values())
         self.breakdown_kpi = breakdown or next(k for k in ACCOUNT_DASHBOARD if k.label == "Service interactions")
         self.series_kpi = series
@@ -113,7 +132,7 @@ class KpiApp(App):
         self.start = widgets.DatePicker(value=end - dt.timedelta(days=29), description="From")
         self.end = widgets.DatePicker(value=end, description="To")
         self.compare = widgets.Dropdown(options=list(COMPARISONS.values()), value=COMPARISONS["previous"],
-                                        description="Compare with")
+                                        description="Compare with", style={"description_width": "initial"})
         self.dates_message = widgets.HTML()
         self.field_messages = {"start": self.dates_message, "end": self.dates_message}
         self.comparison = widgets.HTML()
@@ -125,6 +144,8 @@ class KpiApp(App):
         self.breakdown: pd.DataFrame | None = None
         self.series: pd.DataFrame | None = None
         self.sparklines: dict[str, pd.DataFrame] | None = None
+        self._daily: dict[str, pd.DataFrame] = {}
+        self._series_key = None
         self.controls = [self.preset, self.start, self.end, self.compare]
         self._anchor = end
         self._setting = False
@@ -169,7 +190,7 @@ class KpiApp(App):
 
     def clear(self) -> None:
         """An invalid date range: no card or chart of the previous range stays on screen."""
-        self.overview = self.breakdown = self.series = self.sparklines = None
+        self.overview = self.breakdown = self.series = self.sparklines = self._series_key = None
         self.comparison.value = self.cards.value = ""
         self.breakdown_chart.value = self.series_chart.value = b""
 
@@ -185,13 +206,17 @@ class KpiApp(App):
         overview = kpi_overview(ws, period.start, period.end, self.kpis, kind)
         channels, channel_daily = channel_revenue_overview(ws, period, prev)
         self.overview = pd.concat([overview, channels], ignore_index=True)
-        self.sparklines = {**kpi_sparklines(ws, period, self.kpis), **channel_daily}
+        key = (self.reader.snapshot if self.reader else None, period)
+        if key != self._series_key:  # a new comparison alone keeps the period's daily series
+            self._daily = kpi_sparklines(ws, period, self.kpis)
+            freq = "day" if period.days <= 62 else "week"
+            self.series = kpi_series(ws, period.start, period.end, self.series_kpi, freq).execute()
+            self.series_chart.value = figure_png(plot_kpi_series(self.series, self.series_kpi.label))
+            self._series_key = key
+        self.sparklines = {**self._daily, **channel_daily}
         self.cards.value = cards_html(self.overview, self.money_metrics, self.currency, self.sparklines,
                                       self.compare.value)
         self.breakdown = kpi_breakdown(ws, period.start, period.end, self.breakdown_kpi, kind)
         self.breakdown_chart.value = figure_png(plot_kpi_breakdown(
             self.breakdown, self.breakdown_kpi.label, compared_label=self.compare.value))
-        freq = "day" if period.days <= 62 else "week"
-        self.series = kpi_series(ws, period.start, period.end, self.series_kpi, freq).execute()
-        self.series_chart.value = figure_png(plot_kpi_series(self.series, self.series_kpi.label))
         self.monitors.value = monitors_html(ws)

@@ -6,8 +6,11 @@ import json
 
 import click
 
-from cdp_lib import reports
 from cdp_lib.commands._base import Context, pass_context
+
+# The library's default (`cdp_lib.reports.REPORTS_DIR`), spelled here so that building the option
+# does not import the runner at start-up; tests/test_cli_startup.py checks the two agree.
+REPORTS_DIR = "reports"
 
 
 class NotebookFailed(click.ClickException):
@@ -28,7 +31,7 @@ class NotebookFailed(click.ClickException):
     metavar="NAME VALUE",
     help="Set one parameter (repeatable); converted to the type declared in the notebook.",
 )
-@click.option("--reports-dir", default=reports.REPORTS_DIR, show_default=True, help="Where run folders go.")
+@click.option("--reports-dir", default=REPORTS_DIR, show_default=True, help="Where run folders go.")
 @click.option("--run-id", hidden=True, help="Use this run id (the scheduler picks ids itself).")
 @click.option("--job", hidden=True, help="Scheduler job name recorded in run.json.")
 @click.option("--log-output", is_flag=True, help="Stream the notebook's output to the terminal.")
@@ -40,6 +43,8 @@ def run(ctx: Context, notebook, parameters_file, params, reports_dir, run_id, jo
     notebook's `db` parameter defaults to the global --db. Exit code 1 when the notebook fails
     (the run folder still holds the executed notebook and its HTML), 2 for bad input.
     """
+    from cdp_lib import reports
+
     result = reports.run_notebook(
         notebook,
         parameters_file=parameters_file,
@@ -62,6 +67,8 @@ def run(ctx: Context, notebook, parameters_file, params, reports_dir, run_id, jo
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def params(notebook, as_json) -> None:
     """List NOTEBOOK's parameters: name, type, default and help, from its parameters cell."""
+    from cdp_lib import reports
+
     path = reports.find_notebook(notebook)
     declared = reports.read_parameters(path)
     if as_json:
@@ -71,15 +78,18 @@ def params(notebook, as_json) -> None:
         ]
         click.echo(json.dumps(rows, indent=2, default=str))
         return
+    import pandas as pd
+
+    from cdp_lib.commands._output import TERMINAL_WIDTH
+    from cdp_lib.display.table import text_table
+
     rows = [
         (p.name, p.type, "(required)" if p.required else repr(p.default), p.help)
         for p in declared
     ]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("name", "type", "default"))]
     click.echo(f"{path}")
-    click.echo(f"{'name':<{widths[0]}}  {'type':<{widths[1]}}  {'default':<{widths[2]}}  help")
-    for name, type_, default, help_ in rows:
-        click.echo(f"{name:<{widths[0]}}  {type_:<{widths[1]}}  {default:<{widths[2]}}  {help_}")
+    frame = pd.DataFrame(rows, columns=["name", "type", "default", "help"])
+    click.echo(text_table(frame, max_width=TERMINAL_WIDTH))
 
 
 def register(group: click.Group) -> None:

@@ -7,11 +7,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from cdp_lib.reports import schedule as sched
 from cdp_lib.commands._base import Context, pass_context
 
+# `cdp_lib.reports.schedule.DEFAULT_SCHEDULE`, spelled here so that building the option does not
+# import the scheduler at start-up; tests/test_cli_startup.py checks the two agree.
+DEFAULT_SCHEDULE = "parameters/schedule.yaml"
+
 schedule_file = click.option(
-    "--schedule", "schedule_path", default=sched.DEFAULT_SCHEDULE, show_default=True,
+    "--schedule", "schedule_path", default=DEFAULT_SCHEDULE, show_default=True,
     type=click.Path(dir_okay=False), help="Schedule file.",
 )
 
@@ -30,6 +33,8 @@ def run_forever(ctx: Context, schedule_path: str, verbose: bool) -> None:
 
     A job missed while the scheduler was down runs once on start, not once per missed slot.
     """
+    from cdp_lib.reports import schedule as sched
+
     config = sched.load_schedule(schedule_path)
     sched.configure_logging(config.settings.log_path, verbose)
     sched.Scheduler(config, ctx.db).serve()
@@ -41,6 +46,8 @@ def run_forever(ctx: Context, schedule_path: str, verbose: bool) -> None:
 @pass_context
 def run_due(ctx: Context, schedule_path: str, verbose: bool) -> None:
     """Run the jobs due now once and exit (for system cron). Exit code 1 if a job failed."""
+    from cdp_lib.reports import schedule as sched
+
     config = sched.load_schedule(schedule_path)
     sched.configure_logging(config.settings.log_path, verbose)
     results = sched.Scheduler(config, ctx.db).run_due()
@@ -62,6 +69,8 @@ class JobsFailed(click.ClickException):
 @schedule_file
 def list_jobs(schedule_path: str) -> None:
     """Each job with its cron, timezone, next run time and last result."""
+    from cdp_lib.reports import schedule as sched
+
     config = sched.load_schedule(schedule_path)
     state = sched.State(config.settings.state_path)
     now = dt.datetime.now(dt.timezone.utc)
@@ -89,6 +98,8 @@ def list_jobs(schedule_path: str) -> None:
 @click.option("-n", "--limit", default=20, show_default=True, help="How many rows.")
 def history(schedule_path: str, job: str | None, limit: int) -> None:
     """Past attempts, newest first: start time, job, status, duration, error."""
+    from cdp_lib.reports import schedule as sched
+
     config = sched.load_schedule(schedule_path)
     if job:
         config.job(job)

@@ -16,12 +16,12 @@ from cdp_lib.monitors.evaluate import (
 from cdp_lib.monitors.report import MonitorsParams, latest_results, monitor_series, monitors_params
 from cdp_lib.monitors.series import daily_series
 from cdp_lib.monitors.store import (
-    RunRecord, alerts_table, record_result, results_table, run_monitors, schedule_notifier,
+    RunRecord, alerts_table, record_result, results_table, run_monitors,
 )
 
 __all__ = [
     "DEFAULT_FOLDER", "MEASURES", "Condition", "ConditionResult", "MonitorDefinition", "MonitorResult",
     "MonitorsParams", "RunRecord", "latest_results", "monitor_series", "alerts_table", "check_condition", "daily_series", "evaluate_days",
     "evaluate_monitor", "evaluate_series", "load_monitors", "monitors_params", "parse_monitor",
-    "parse_monitor_yaml", "period_value", "record_result", "results_table", "run_monitors", "schedule_notifier",
+    "parse_monitor_yaml", "period_value", "record_result", "results_table", "run_monitors",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
@@ -43,24 +42,6 @@ Notifier = Callable[[dict], bool]
 def ensure_tables(ws: Workspace) -> None:
     ws.duckdb.execute(schema.create_table_sql("monitor_results", RESULTS))
     ws.duckdb.execute(schema.create_table_sql("monitor_alerts", ALERTS))
-
-
-def schedule_notifier(schedule_path: str | Path | None) -> Notifier | None:
-    """The scheduler's webhook notifier from a schedule file's settings, or None without a URL."""
-    from cdp_lib.project import resolve_path
-    from cdp_lib.reports.schedule import config, notify as notifier
-
-    if schedule_path is None or not resolve_path(schedule_path).is_file():
-        return None
-    schedule_path = resolve_path(schedule_path)
-    settings = config.load_schedule(schedule_path).settings
-    if not settings.webhook_url:
-        return None
-
-    def notify(payload: dict) -> bool:
-        return notifier.notify_webhook(settings.webhook_url, payload, timeout=settings.webhook_timeout_seconds)
-
-    return notify
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ as a definition the library and `cdp segment refresh` accept.
 
 The definition is one property condition, `{property: profile_id, op: in, value: [ids]}`, so its
 members are exactly those people (as long as their profiles exist), whatever happens later. The
-list is bounded by the definition guard (at most 10,000 YAML nodes per file): `MAX_LIST_PEOPLE`.
+list is bounded (`MAX_LIST_PEOPLE`): every library load reads the whole file, and the definition
+guard allows 10,000 YAML nodes per file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Iterable
 
 from cdp_lib.errors import InputError
 
-MAX_LIST_PEOPLE = 9_000
+MAX_LIST_PEOPLE = 5_000
 
 
 def list_definition(name: str, profile_ids: Iterable[str], description: str = "") -> dict:

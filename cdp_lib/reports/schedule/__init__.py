@@ -15,11 +15,11 @@ from cdp_lib.reports.schedule.cron import UTC, is_due, latest_slot, next_slot
 from cdp_lib.reports.schedule.jobs import Executor, Outcome, run_job_subprocess
 from cdp_lib.reports.schedule.lock import job_lock
 from cdp_lib.reports.schedule.loop import JobResult, Scheduler, configure_logging
-from cdp_lib.reports.schedule.notify import notify_webhook
+from cdp_lib.reports.schedule.notify import notify_webhook, schedule_notifier
 from cdp_lib.reports.schedule.state import State
 
 __all__ = [
     "DEFAULT_SCHEDULE", "Executor", "Job", "JobResult", "Outcome", "Schedule", "Scheduler", "Settings", "State",
     "UTC", "configure_logging", "is_due", "job_lock", "latest_slot", "load_schedule", "missing_files",
-    "next_slot", "notify_webhook", "parse_schedule", "run_job_subprocess",
+    "next_slot", "notify_webhook", "parse_schedule", "schedule_notifier", "run_job_subprocess",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +27,21 @@ def notify_webhook(url: str, payload: dict, timeout: float = 10.0, *, secret_env
     if not ok:
         log.warning("webhook %s failed: %s", url, error)
     return ok
+
+
+def schedule_notifier(schedule_path: str | os.PathLike | None) -> Callable[[dict], bool] | None:
+    """The failure webhook of a schedule file's settings as a notifier (`cdp monitor run` and the
+    monitors notebook send alerts through it), or None without a file or a URL."""
+    from cdp_lib.project import resolve_path
+    from cdp_lib.reports.schedule.config import load_schedule
+
+    if schedule_path is None or not resolve_path(schedule_path).is_file():
+        return None
+    settings = load_schedule(Path(resolve_path(schedule_path))).settings
+    if not settings.webhook_url:
+        return None
+
+    def notify(payload: dict) -> bool:
+        return notify_webhook(settings.webhook_url, payload, timeout=settings.webhook_timeout_seconds)
+
+    return notify
