@@ -78,7 +78,7 @@ def _literal_like(column: ir.Column, value: Any) -> Any:
 
 
 # Above this many text values an `in` list is matched through an in-memory table: compiling
-# thousands of literals into one expression takes seconds (a 7,500-id fixed-list segment: 31 s).
+# thousands of literals into one expression takes seconds (a 7,500-id list: 31 s, against 0.31 s).
 LONG_LIST = 200
 
 

@@ -159,3 +159,28 @@ def test_stopping_cdp_app_stops_voila_and_its_kernels(demo_store_path, tmp_path,
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.notebook
+def test_a_run_with_reports_outside_the_project_still_sees_the_project(tmp_path, monkeypatch):
+    """`cdp run X --reports-dir /elsewhere`: the kernel starts there, yet finds the project."""
+    import nbformat
+
+    from cdp_lib.reports import run_notebook
+
+    root = make_project(tmp_path / "shop")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"},
+                                            "language_info": {"name": "python"}})
+    params = nbformat.v4.new_code_cell("out = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from pathlib import Path\nfrom cdp_lib.project import project_root\nPath(out).write_text(str(project_root()))")]
+    nbformat.write(nb, root / "notebooks" / "where.ipynb")
+    monkeypatch.delenv("CDP_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(root)
+    answer = tmp_path / "answer.txt"
+    result = run_notebook("where", parameters={"out": str(answer)}, reports_dir=tmp_path / "elsewhere")
+    assert result.succeeded, result.error
+    assert answer.read_text() == str(root.resolve())
+    assert "CDP_PROJECT_DIR" not in os.environ

@@ -130,18 +130,19 @@ def run_notebook(
     papermill_log = logging.getLogger("papermill")
     papermill_log.addFilter(quiet)
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(ipynb),
-            parameters=injected,
-            kernel_name=kernel_name,
-            cwd=str(run_dir),
-            progress_bar=False,
-            log_output=log_output,
-            # The kernel's own log (its "running over TCP" warning, interrupt messages at
-            # shutdown) is noise on a report run's console; cell errors reach the notebook anyway.
-            extra_arguments=[] if log_output else ["--IPKernelApp.log_level=CRITICAL"],
-        )
+        with _project_for_kernel():
+            papermill.execute_notebook(
+                str(path),
+                str(ipynb),
+                parameters=injected,
+                kernel_name=kernel_name,
+                cwd=str(run_dir),
+                progress_bar=False,
+                log_output=log_output,
+                # The kernel's own log (its "running over TCP" warning, interrupt messages at
+                # shutdown) is noise on a report run's console; cell errors reach the notebook.
+                extra_arguments=[] if log_output else ["--IPKernelApp.log_level=CRITICAL"],
+            )
     except Exception as exc:  # PapermillExecutionError, a dead kernel, ...: the run failed
         error = error_summary(exc)
     finally:
@@ -216,3 +217,20 @@ def _refresh_index(reports_dir: Path) -> None:
         index.write_index(reports_dir)
     except Exception as exc:  # never fail a report because the index could not be written
         log.warning("could not update %s/index.html: %s", reports_dir, exc)
+
+
+@contextlib.contextmanager
+def _project_for_kernel():
+    """The kernel starts in the run folder, which may lie outside the project (`--reports-dir
+    /tmp/x`): name the project folder the run was started from in `$CDP_PROJECT_DIR` (unless
+    the caller set it), so the notebook finds `parameters/` and relative paths as the CLI did."""
+    from cdp_lib.project import PROJECT_ENV, project_root
+
+    if os.environ.get(PROJECT_ENV):
+        yield
+        return
+    os.environ[PROJECT_ENV] = str(project_root())
+    try:
+        yield
+    finally:
+        os.environ.pop(PROJECT_ENV, None)
