@@ -101,7 +101,7 @@ def _rfm_store(seed: int, n: int = 60):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rfm_pairs_revenue_share_and_members_match_plain_loops(seed):
     from cdp_lib.rfm import NEVER_PURCHASED, NOT_SCORED, RfmParams, rfm_change, rfm_transition_table
-    from cdp_lib.rfm_transitions import rfm_pairs_table, rfm_revenue_share_table, transition_members_table
+    from cdp_lib.rfm.transitions import rfm_pairs_table, rfm_revenue_share_table, transition_members_table
 
     ws = _rfm_store(seed)
     lookback = [None, 200, 400][seed - 1]  # a lookback leaves some start customers unscored at the end
@@ -146,7 +146,7 @@ def test_a_saved_transition_rule_matches_the_list_when_rfm_stored_those_two_date
     has stored the same two dates' scores, and `cdp segment refresh` accepts it."""
     from cdp_lib.apps.people import save_segment
     from cdp_lib.rfm import GROUP_ORDER, RfmParams, rfm_change, save_rfm_snapshot
-    from cdp_lib.rfm_transitions import transition_rule
+    from cdp_lib.segments.lists import transition_rule
     from cdp_lib.segments import count_members, load_definition, refresh
 
     ws = _rfm_store(7, n=120)

@@ -21,10 +21,10 @@ from cdp_lib.rfm import (
     GROUP_ORDER, NEVER_PURCHASED, NOT_SCORED, RfmChange, rfm_change, rfm_change_medians_table,
     rfm_distribution_table, rfm_transition_table,
 )
-from cdp_lib.rfm_transitions import (
-    rfm_pairs_table, rfm_revenue_share_table, transition_label, transition_list, transition_members_table,
-    transition_rule,
+from cdp_lib.rfm.transitions import (
+    rfm_pairs_table, rfm_revenue_share_table, transition_label, transition_members_table,
 )
+from cdp_lib.segments.lists import transition_list, transition_rule
 from cdp_lib.workspace import Workspace
 
 CUSTOMER_COLUMNS = ["profile_id", "external_id", "email", "recency_days", "frequency", "monetary", "rfm_group"]

@@ -1,16 +1,16 @@
-"""RFM group changes as people: who moved from one group to another, revenue share per group,
-and a transition saved as a segment.
+"""RFM group changes as people: who moved from one group to another, revenue share per group.
 
 A transition is a pair (`from_group`, `to_group`) of `rfm_change`: the group at the start date
 ("Never purchased" for someone with no order yet) and at the end date ("No order in lookback"
-when a lookback window leaves them unscored). A transition saved as a segment is either
+when a lookback window leaves them unscored). Saved as a segment
+(`cdp_lib.segments.lists.transition_rule` / `transition_list`), a transition is either
 
 * a **rule** on the profile attributes `cdp rfm` maintains (`rfm_profile_attributes`):
   `current_rfm_group` is the to-group and `previous_rfm_group` the from-group. It follows later
   `cdp rfm` runs, and needs two different scored groups. Members are the people whose two
   latest different stored groups are that pair, which matches the listed people when the stored
   snapshots are the explorer's two dates scored with the same cut-offs; or
-* a **fixed list** of the listed people (`cdp_lib.segments.lists`).
+* a **fixed list** of the listed people.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cdp_lib.errors import InputError
-from cdp_lib.rfm import GROUP_ORDER, NEVER_PURCHASED, NOT_SCORED
-from cdp_lib.segments.lists import list_definition
+from cdp_lib.rfm.groups import GROUP_ORDER, NEVER_PURCHASED, NOT_SCORED
 
 PAIR_COLUMNS = ("profile_id", "external_id", "email", "from_group", "to_group", "recency_days", "frequency",
                 "monetary")
@@ -77,30 +76,3 @@ def rfm_revenue_share_table(rfm: ir.Table) -> ir.Table:
 
 def transition_label(from_group: str, to_group: str) -> str:
     return f"{from_group} → {to_group}"
-
-
-def transition_rule(name: str, from_group: str, to_group: str) -> dict:
-    """A rule segment for the transition (see the module docstring); `InputError` when the pair is
-    not two different scored groups (a fixed list can still be saved)."""
-    if from_group not in GROUP_ORDER or to_group not in GROUP_ORDER or from_group == to_group:
-        raise InputError(
-            f"{transition_label(from_group, to_group)} cannot be a rule: the RFM attributes record a change "
-            "between two different groups only; save the listed people as a fixed list instead"
-        )
-    if not name or not str(name).strip():
-        raise InputError("segment name: type a name for the segment")
-    return {
-        "name": str(name).strip(),
-        "description": f"RFM group changed from {from_group} to {to_group} (follows 'cdp rfm' runs)",
-        "match": "all",
-        "conditions": [
-            {"property": "current_rfm_group", "op": "equals", "value": to_group},
-            {"property": "previous_rfm_group", "op": "equals", "value": from_group},
-        ],
-    }
-
-
-def transition_list(name: str, from_group: str, to_group: str, profile_ids, start_date, end_date) -> dict:
-    """A fixed-list segment of the transition's customers between `start_date` and `end_date`."""
-    what = f"RFM {transition_label(from_group, to_group)} between {start_date:%Y-%m-%d} and {end_date:%Y-%m-%d}"
-    return list_definition(name, profile_ids, f"{what} (fixed list)")
