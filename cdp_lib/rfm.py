@@ -472,6 +472,21 @@ def rfm_group_counts_table(rfm: ir.Table) -> ir.Table:
     return out.mutate(share=(100.0 * out.customers / total)).order_by("position").drop("position")
 
 
+def rfm_revenue_table(rfm: ir.Table) -> ir.Table:
+    """Per group, in report order: customers, revenue (sum of `monetary`), and both as a share (%)
+    of all scored customers: customer_share, revenue_share."""
+    sums = rfm.group_by("rfm_group").agg(customers=rfm.count(), revenue=rfm.monetary.sum())
+    groups = _group_frame()
+    joined = groups.left_join(sums, groups.rfm_group == sums.rfm_group)
+    out = joined.select(groups.rfm_group, groups.position, customers=joined.customers.fill_null(0),
+                        revenue=joined.revenue.fill_null(0.0).cast("float64"))
+    people = sums.customers.sum().as_scalar()
+    money = sums.revenue.sum().as_scalar()
+    out = out.mutate(customer_share=ibis.cases((people > 0, 100.0 * out.customers / people), else_=0.0),
+                     revenue_share=ibis.cases((money > 0, 100.0 * out.revenue / money), else_=0.0))
+    return out.order_by("position").drop("position")
+
+
 @dataclass
 class RfmChange:
     """Groups at two dates scored with the same thresholds, and what changed in between."""

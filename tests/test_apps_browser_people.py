@@ -269,8 +269,10 @@ def test_segment_builder_nested_groups_counts_export_and_save(open_app, snapshot
     page.locator(".cdp-group-2 .cdp-match button", has_text="OR (any)").click()
     page.locator(".cdp-row-4 .cdp-kind select").select_option(label="profile property")
     page.locator(".cdp-row-4 .cdp-profile-property select").select_option(label="country")
-    # the re-render this choice starts must be over before typing, or Enter lands on a disabled box
-    page.wait_for_selector(".cdp-row-4 .cdp-row-note", timeout=LOAD_TIMEOUT_MS)
+    # suggestions for the chosen property arrive (the kernel has handled the choice)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.cdp-row-4 .cdp-value datalist option')].some(o => o.value === 'CA')",
+        timeout=LOAD_TIMEOUT_MS)
     wait_idle(page)
     _type(page.locator(".cdp-row-4 .cdp-value input"), "CA")
     page.locator(".cdp-group-2 .cdp-add-row").click()

@@ -247,7 +247,10 @@ class SegmentBuilderApp(App):
         """Wire a new row's controls to the one re-render path."""
         for w in row.widgets:
             w.observe(self.refresh, "value")
-        self.controls += row.widgets
+        # Typing boxes stay enabled during a re-render: they send their value only on Enter or
+        # leaving the box, and a state change sent to a box (disabled, then enabled) would wipe
+        # text typed but not yet sent. The kernel handles changes one at a time anyway.
+        self.controls += [w for w in row.widgets if not isinstance(w, (widgets.Text, widgets.IntText))]
 
     def _export_options(self, ws: Workspace) -> list[str]:
         from cdp_lib.segments import COMPUTED

@@ -93,13 +93,14 @@ def _write_arrow(expr: ir.Table, tmp: Path, suffix: str) -> int:
     return rows
 
 
-def write_frame(df: pd.DataFrame, out: str | None) -> None:
-    """A small result (a funnel, a cohort matrix): CSV/Parquet to `out`, or a table on stdout."""
+def write_frame(df: pd.DataFrame, out: str | None, as_json: bool = False, kinds: dict | None = None) -> None:
+    """A small result (a funnel, a cohort matrix): CSV/Parquet to `out`, or a table on stdout
+    formatted for people (`echo_frame`), or JSON records with `as_json`."""
+    if not out:
+        echo_frame(df, as_json, kinds)
+        return
     df = df.round({c: MONEY_DECIMALS if is_money(c) else OTHER_DECIMALS
                    for c in df.columns if df[c].dtype.kind == "f"})
-    if not out:
-        click.echo(df.to_string(index=False))
-        return
     path = check_out(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -112,3 +113,39 @@ def write_frame(df: pd.DataFrame, out: str | None) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     click.echo(f"wrote {len(df):,} rows to {path}")
+
+
+# -- tables on the terminal -------------------------------------------------------------------
+TERMINAL_WIDTH = 100  # printed tables fit this many columns (text cells wrap); --json for machines
+
+
+def json_option(command):
+    """`--json`: print the table as JSON records (numbers unformatted) instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")(command)
+
+
+def frame_records(df: pd.DataFrame) -> list[dict]:
+    """`df` as JSON-ready records: NaN/NaT become null, timestamps ISO 8601 text."""
+    import json
+
+    return json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+
+
+def echo_json(data) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_frame(df: pd.DataFrame, as_json: bool = False, kinds: dict | None = None, empty: str = "(none)") -> None:
+    """Print a result table for people (thousands separators, `74.2 %`, money in the workspace
+    currency, `—` for missing, text wrapped to fit TERMINAL_WIDTH) or, with `as_json`, as records."""
+    if as_json:
+        echo_json(frame_records(df))
+        return
+    if not len(df):
+        click.echo(empty)
+        return
+    from cdp_lib.display.table import format_frame, text_table
+
+    click.echo(text_table(format_frame(df, kinds=kinds, labels={}), max_width=TERMINAL_WIDTH))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.commands._output import write_frame
+from cdp_lib.commands._output import json_option, write_frame
 from cdp_lib.errors import InputError
 
 
@@ -34,9 +34,10 @@ def read_members(path: str) -> dict:
 @click.option("--metric", "conversion_metric", default="Placed Order", show_default=True, help="Conversion metric.")
 @click.option("--members", "members_file", help="YAML/JSON {segment: [profile_id]} instead of stored history.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
+@json_option
 @pass_context
 def audience_performance(ctx: Context, segments, period, as_of, start, end, conversion_metric, members_file,
-                         out) -> None:
+                         out, as_json) -> None:
     """Per segment: members, size change, email/SMS/total conversions and revenue."""
     import warnings
 
@@ -50,7 +51,9 @@ def audience_performance(ctx: Context, segments, period, as_of, start, end, conv
     for w in caught:
         if issubclass(w.category, HistoryWarning):
             click.echo(f"warning: {w.message}", err=True)
-    write_frame(df, out)
+    if not out and not as_json:
+        click.echo(f"{params.start} to {params.end}")
+    write_frame(df, out, as_json)
 
 
 def register(group: click.Group) -> None:

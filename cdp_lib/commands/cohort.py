@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.commands._output import write_frame
+from cdp_lib.commands._output import json_option, write_frame
 
 OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retention", "revenue", "period_complete"]
 
@@ -19,8 +19,9 @@ OUTPUT_COLUMNS = ["cohort", "period", "customers", "active_customers", "retentio
 @click.option("--until", help="Follow activity up to this day (default: newest event).")
 @click.option("--breakdown", help="First-order column or profile property to split cohorts by.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
+@json_option
 @pass_context
-def cohort(ctx: Context, metric, return_metric, period, from_date, to_date, until, breakdown, out) -> None:
+def cohort(ctx: Context, metric, return_metric, period, from_date, to_date, until, breakdown, out, as_json) -> None:
     """Rows cohort, period, customers, active_customers, retention, revenue, period_complete.
 
     period_complete is false for the period still running on the --until day (partial figures).
@@ -29,7 +30,7 @@ def cohort(ctx: Context, metric, return_metric, period, from_date, to_date, unti
 
     params = cohort_params(metric, return_metric, period, from_date, to_date, until, breakdown)
     df = cohort_table(ctx.workspace(read_only=True), params).execute()
-    write_frame(df[([breakdown] if breakdown else []) + OUTPUT_COLUMNS], out)
+    write_frame(df[([breakdown] if breakdown else []) + OUTPUT_COLUMNS], out, as_json)
     running = df[~df["period_complete"].astype(bool)]
     if len(running):
         click.echo(f"note: {running['cohort'].nunique():,} cohorts' last period is still running on "

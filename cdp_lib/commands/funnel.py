@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdp_lib.commands._base import Context, pass_context
-from cdp_lib.commands._output import write_frame
+from cdp_lib.commands._output import echo_json, frame_records, json_option, write_frame
 from cdp_lib.errors import InputError
 
 OUTPUT_COLUMNS = ["step", "metric", "profiles", "conversion_from_start", "conversion_from_previous",
@@ -34,16 +34,29 @@ def parse_exclusion(text: str) -> dict:
 @click.option("--segment", help="Only count current members of this segment.")
 @click.option("--exclude", "exclusions", multiple=True, help="Exclusion step METRIC:AFTER_STEP:BEFORE_STEP.")
 @click.option("--out", help="Write CSV (or .parquet) here instead of printing.")
+@json_option
 @pass_context
-def funnel(ctx: Context, steps, window, from_date, to_date, breakdown, top_n, segment, exclusions, out) -> None:
-    """Ordered funnel: people per step, conversion and median time to each step."""
-    from cdp_lib.funnel import breakdown_column, funnel_frame, funnel_params
+def funnel(ctx: Context, steps, window, from_date, to_date, breakdown, top_n, segment, exclusions, out,
+           as_json) -> None:
+    """Ordered funnel: people per step, conversion and median time to each step.
+
+    Prints the entry range it used (given, or 30 days ending on the newest step-1 event) and the
+    table with conversions as percentages; --json prints {from, to, window, steps: [...]} with
+    conversions as ratios 0-1.
+    """
+    from cdp_lib.funnel import breakdown_column, entry_dates, funnel_frame, funnel_params
 
     params = funnel_params(list(steps), window, from_date, to_date, breakdown, top_n,
                            [parse_exclusion(e) for e in exclusions], segment)
-    df = funnel_frame(ctx.workspace(read_only=True), params)
+    ws = ctx.workspace(read_only=True)
+    first, last = entry_dates(ws, params)
+    df = funnel_frame(ws, params)  # resolves the same range as entry_dates
     cols = ([breakdown_column(params)] if breakdown else []) + OUTPUT_COLUMNS
-    write_frame(df[cols], out)
+    if as_json and not out:
+        echo_json({"from": str(first), "to": str(last), "window": window, "steps": frame_records(df[cols])})
+        return
+    click.echo(f"people entering from {first} to {last} (UTC, both days included), window {window}")
+    write_frame(df[cols], out, kinds={"median_seconds_to_step": "count"})
 
 
 def register(group: click.Group) -> None:

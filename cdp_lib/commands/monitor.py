@@ -7,13 +7,14 @@ import json
 import click
 
 from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._output import echo_frame, json_option
 
 FOLDER_OPTION = click.option("--folder", default=None,
                              help="Folder of monitor definitions (YAML); default the repository's parameters/monitors.")
 
 
-def _echo_frame(df) -> None:
-    click.echo(df.to_string(index=False) if len(df) else "(none)")
+def _echo_frame(df, as_json: bool = False) -> None:
+    echo_frame(df, as_json)
 
 
 @click.group()
@@ -71,8 +72,9 @@ def run(ctx: Context, as_of: str | None, folder: str | None, schedule_path: str,
 @click.option("--monitor", "name", default=None, help="Only this monitor.")
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--results", is_flag=True, help="Show daily results instead of alerts.")
+@json_option
 @pass_context
-def history(ctx: Context, name: str | None, limit: int, results: bool) -> None:
+def history(ctx: Context, name: str | None, limit: int, results: bool, as_json: bool) -> None:
     """Alerts (newest first), or with --results every stored daily result."""
     from cdp_lib.monitors import alerts_table, results_table
 
@@ -81,10 +83,10 @@ def history(ctx: Context, name: str | None, limit: int, results: bool) -> None:
         df = results_table(ws, name).head(limit)
         cols = [c for c in ("as_of", "monitor", "triggered", "value_1", "previous_1", "value_2", "previous_2",
                             "episode_start", "alerted") if c in df.columns]
-        _echo_frame(df[cols])
+        _echo_frame(df[cols], as_json)
     else:
         df = alerts_table(ws, name, limit)
-        _echo_frame(df[["as_of", "monitor", "episode_start", "delivered", "message"]])
+        _echo_frame(df[["as_of", "monitor", "episode_start", "delivered", "message"]], as_json)
 
 
 def register(group: click.Group) -> None:

@@ -78,15 +78,18 @@ def params(notebook, as_json) -> None:
         ]
         click.echo(json.dumps(rows, indent=2, default=str))
         return
+    import pandas as pd
+
+    from cdp_lib.commands._output import TERMINAL_WIDTH
+    from cdp_lib.display.table import text_table
+
     rows = [
         (p.name, p.type, "(required)" if p.required else repr(p.default), p.help)
         for p in declared
     ]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("name", "type", "default"))]
     click.echo(f"{path}")
-    click.echo(f"{'name':<{widths[0]}}  {'type':<{widths[1]}}  {'default':<{widths[2]}}  help")
-    for name, type_, default, help_ in rows:
-        click.echo(f"{name:<{widths[0]}}  {type_:<{widths[1]}}  {default:<{widths[2]}}  {help_}")
+    frame = pd.DataFrame(rows, columns=["name", "type", "default", "help"])
+    click.echo(text_table(frame, max_width=TERMINAL_WIDTH))
 
 
 def register(group: click.Group) -> None:

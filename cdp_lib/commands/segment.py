@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cdp_lib.commands._base import Context, pass_context
+from cdp_lib.commands._output import echo_frame, json_option
 from cdp_lib.errors import InputError, NotComputedError
 
 FOLDER_OPTION = click.option(
@@ -21,8 +22,8 @@ def _folder(folder: str | None) -> str:
     return folder or default_folder()
 
 
-def _echo_frame(df) -> None:
-    click.echo(df.to_string(index=False) if len(df) else "(none)")
+def _echo_frame(df, as_json: bool = False) -> None:
+    echo_frame(df, as_json)
 
 
 @click.group()
@@ -50,8 +51,8 @@ def run(ctx: Context, definition: str, as_of: str | None, folder: str, out: str 
         df.to_csv(out, index=False)
         click.echo(f"{d.name}: {len(df):,} members written to {out}")
     else:
-        click.echo(f"{d.name}: {len(df):,} members")
-        click.echo(df.head(20).to_string(index=False) if len(df) else "(none)")
+        click.echo(f"{d.name}: {len(df):,} members" + (" (first 20 shown; --out writes all)" if len(df) > 20 else ""))
+        _echo_frame(df.head(20))
 
 
 @segment.command("refresh")
@@ -60,8 +61,10 @@ def run(ctx: Context, definition: str, as_of: str | None, folder: str, out: str 
 @click.option("--only", "names", multiple=True, help="Refresh only this segment (repeatable).")
 @click.option("--backfill", "backfill_days", type=int, default=None, metavar="DAYS",
               help="First reconstruct daily history for the DAYS days before the as-of date (idempotent).")
+@json_option
 @pass_context
-def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...], backfill_days: int | None) -> None:
+def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...], backfill_days: int | None,
+            as_json: bool) -> None:
     """Evaluate every definition in dependency order and store dated membership history."""
     from cdp_lib.segments import refresh as do_refresh
 
@@ -70,7 +73,7 @@ def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...]
     if backfill_days is not None:
         summary["backfill_from"] = summary["backfill_from"].map(lambda d: "" if d is None else str(d))
         columns += ["backfilled_days", "backfill_from", "backfill_note"]
-    _echo_frame(summary[columns])
+    _echo_frame(summary[columns], as_json)
 
 
 @segment.command("sample")
@@ -80,15 +83,16 @@ def refresh(ctx: Context, as_of: str | None, folder: str, names: tuple[str, ...]
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same split.")
 @AS_OF_OPTION
 @FOLDER_OPTION
+@json_option
 @pass_context
 def sample(ctx: Context, name: str, fraction: float | None, size: int | None, seed: int, as_of: str | None,
-           folder: str) -> None:
+           folder: str, as_json: bool) -> None:
     """Split a segment into '<name> — test' and '<name> — control', stored as segments."""
     from cdp_lib.segments import load_library, sample as do_sample
 
     summary = do_sample(ctx.workspace(), name, fraction, size, seed, load_library(_folder(folder), missing_ok=True),
                         as_of)
-    _echo_frame(summary[["segment", "members", "entered", "left"]])
+    _echo_frame(summary[["segment", "members", "entered", "left"]], as_json)
 
 
 @segment.command("export")
@@ -151,19 +155,20 @@ def list_(ctx: Context, folder: str) -> None:
 @segment.command("history")
 @click.argument("name", required=False)
 @click.option("--changes", is_flag=True, help="List who entered/left at the latest refresh instead of sizes.")
+@json_option
 @pass_context
-def history(ctx: Context, name: str | None, changes: bool) -> None:
+def history(ctx: Context, name: str | None, changes: bool, as_json: bool) -> None:
     """Sizes over time (entered/left per refresh), or the people who changed."""
     from cdp_lib.segments import changes_table, sizes_table
 
     ws = ctx.workspace(read_only=True)
     if changes:
-        _echo_frame(changes_table(ws, name).execute())
+        _echo_frame(changes_table(ws, name).execute(), as_json)
         return
     df = sizes_table(ws, None if name is None else [name]).execute()
     if name is not None and df.empty:
         raise InputError(f"segment {name!r} has no stored history; run 'cdp segment refresh' first")
-    _echo_frame(df[["segment", "as_of", "members", "entered", "left"]])
+    _echo_frame(df[["segment", "as_of", "members", "entered", "left"]], as_json)
 
 
 @segment.command("lookup")

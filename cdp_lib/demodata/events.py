@@ -6,11 +6,18 @@ Every generating step adds blocks of events (`EventBlocks.add`) with codes inste
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdp_lib.demodata.calendar import DAY_US, HISTORY_DAYS
+from cdp_lib.demodata.calendar import DAY_US, HISTORY_DAYS, Calendar
+from cdp_lib.demodata.catalog import Catalog
+
+if TYPE_CHECKING:  # they build on this module
+    from cdp_lib.demodata.campaigns import Messages
+    from cdp_lib.demodata.people import People
 
 METRICS = [
     "Placed Order", "Ordered Product", "Viewed Product", "Added to Cart", "Started Checkout",
@@ -121,9 +128,9 @@ def take_where(values: pa.Array, idx: np.ndarray, mask: np.ndarray) -> pa.Array:
     return pc.take(values, pa.array(idx, mask=~mask))
 
 
-def events_table(rng: np.random.Generator, ev: EventBlocks, people, calendar, catalog, messages,
-                 event_base: int) -> pa.Table:
-    """The events of one chunk of `people` (a `people.People`), in time order, ids from `event_base`.
+def events_table(rng: np.random.Generator, ev: EventBlocks, people: People, calendar: Calendar, catalog: Catalog,
+                 messages: Messages, event_base: int) -> pa.Table:
+    """The events of one chunk of `people`, in time order, with ids from `event_base`.
 
     Events outside the history are dropped; identifiers are spelled the way the event's `kind`
     says (email, external id, phone or email and phone), with messy variants drawn here.

@@ -36,7 +36,7 @@ from cdp_lib.funnel.params import (
     funnel_params,
     parse_window,
 )
-from cdp_lib.funnel.people import funnel_people_table
+from cdp_lib.funnel.people import entry_dates, funnel_people_table
 from cdp_lib.funnel.report import funnel_frame, funnel_steps_table, funnel_table, time_to_convert_table
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "FunnelParams",
     "FunnelStep",
     "breakdown_column",
+    "entry_dates",
     "funnel_frame",
     "funnel_params",
     "funnel_people_table",

@@ -57,6 +57,14 @@ def _resolve_dates(params: FunnelParams, first: ir.Table) -> tuple[dt.date, dt.d
     return start, end
 
 
+def entry_dates(ws: Workspace, params: FunnelParams, metrics=None) -> tuple[dt.date, dt.date]:
+    """The entry range a funnel run uses: `from_date`/`to_date` when given, else `to_date` = the day
+    of the newest step-1 event and `from_date` = DEFAULT_RANGE_DAYS days ending on it."""
+    metrics = load_metrics() if metrics is None else metrics
+    step = params.steps[0]
+    return _resolve_dates(params, _selection(ws, step.metric, step.where, metrics))
+
+
 def _day_start(day: dt.date) -> ibis.Scalar:
     return ibis.timestamp(dt.datetime(day.year, day.month, day.day), timezone="UTC")
 

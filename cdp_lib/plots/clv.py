@@ -71,7 +71,7 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, calibration_end=None, a
 
 
 def plot_matrix(matrix: pd.DataFrame, title: str, ax=None, cmap: str = "viridis"):
-    """Heatmap of a frequency x recency matrix (`clv_validation.frequency_recency_matrix`)."""
+    """Heatmap of a frequency x recency matrix (`cdp_lib.clv.frequency_recency_matrix`)."""
     ax = _axes(ax, (9, 5))
     sns.heatmap(matrix, cmap=cmap, ax=ax, cbar=True, xticklabels=max(1, matrix.shape[1] // 8),
                 yticklabels=max(1, matrix.shape[0] // 10))
@@ -101,7 +101,9 @@ def plot_clv_distribution(predictions, column: str = "predicted_clv", ax=None):
     ax = _axes(ax)
     sns.histplot(df[column].dropna(), bins=50, ax=ax, color="#4a6fa5")
     ax.set_yscale("log")
-    ax.set_xlabel(column.replace("_", " "))
+    from cdp_lib.display.settings import currency
+
+    ax.set_xlabel(f"{column.replace('_', ' ')} ({currency()})")
     ax.set_ylabel("customers (log scale)")
     ax.set_title(f"Distribution of {column.replace('_', ' ')}")
     return ax

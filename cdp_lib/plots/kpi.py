@@ -6,6 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from cdp_lib.display import style
+from cdp_lib.display.settings import currency
+
 
 def _axes(ax, size=(6, 3)):
     if ax is not None:
@@ -20,11 +23,10 @@ def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactio
     ax = _axes(ax)
     y = np.arange(len(breakdown))
     ax.barh(y + 0.2, breakdown["previous"], height=0.4, color="#b8c4d6", label=compared_label)
-    ax.barh(y - 0.2, breakdown["value"], height=0.4, color="#2f6db5", label="this period")
+    ax.barh(y - 0.2, breakdown["value"], height=0.4, color=style.colour(0), label="this period")
     ax.set_yticks(y, breakdown["metric"])
     ax.invert_yaxis()
-    ax.set_xlabel("events")
-    ax.set_title(title)
+    style.finish(ax, title, "events", None, grid="x")
     ax.legend(loc="lower right", fontsize="small", frameon=False)
     ax.figure.tight_layout()
     return ax
@@ -33,10 +35,9 @@ def plot_kpi_breakdown(breakdown: pd.DataFrame, title: str = "Service interactio
 def plot_kpi_series(series: pd.DataFrame, label: str = "Average order value", ax=None):
     """A KPI per period (`kpi_series` output: period, value) as a line with markers."""
     ax = _axes(ax)
-    ax.plot(pd.to_datetime(series["period"]), series["value"], marker="o", color="#2f6db5")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} over time")
-    ax.grid(alpha=0.3)
+    ax.plot(pd.to_datetime(series["period"]), series["value"], marker="o", color=style.colour(0))
+    money = any(w in label.lower() for w in ("value", "revenue"))
+    style.finish(ax, f"{label} over time", "period start (UTC)", f"{label.lower()} ({currency()})" if money else label.lower())
     ax.figure.autofmt_xdate()
     ax.figure.tight_layout()
     return ax

@@ -26,7 +26,7 @@ def plot_segment_sizes(sizes: pd.DataFrame, ax=None):
         sns.lineplot(df, x="as_of", y="members", hue="segment", marker="o", ax=ax)
         ax.set(xlabel="as of", ylabel="members")
         ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize="small")
-    ax.set_title("Segment sizes")
+    ax.set_title("Segment sizes (members)")
     return ax
 
 
