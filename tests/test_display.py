@@ -130,6 +130,7 @@ def test_column_kinds_by_name_and_dtype():
     assert column_kind("customers", s([3])) == "count" and column_kind("frequency", s([3.5])) == "number"
     assert column_kind("as_of", s(pd.to_datetime(["2025-01-01"]))) == "date"
     assert column_kind("rfm_group", s(["Loyal"])) == "text"
+    assert column_kind("median_seconds_to_step", s([1419.78])) == "count"  # shown as 1,420
 
 
 def test_format_frame_formats_every_cell_and_drops_the_index():

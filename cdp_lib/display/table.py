@@ -45,6 +45,8 @@ def column_kind(name: str, values: pd.Series | None = None) -> str:
             return "percent"
         if has(MONEY_WORDS) or low in ("value", "historic", "predicted") or low.endswith("_value"):
             return "money" if numeric or dtype is None else "text"
+        if "seconds" in tokens and numeric:
+            return "count"  # whole seconds
         if has(DAYS_WORDS) and numeric:
             return "days"
     if numeric:

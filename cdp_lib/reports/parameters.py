@@ -46,9 +46,6 @@ class Parameter:
     required: bool
     line: int
 
-    def accepts_none(self) -> bool:
-        return _accepts(_parse_type(self.type), None)
-
 
 def find_notebook(notebook: str | os.PathLike) -> Path:
     """Resolve `rfm`, `rfm.ipynb` or a path to an existing notebook file.
