@@ -14,6 +14,8 @@ import pandas as pd
 from cdp_lib.apps.base import App, fmt
 from cdp_lib.apps.inputs import check_date_range
 from cdp_lib.apps.monitors import monitors_html
+from cdp_lib.display import currency as currency_setting
+from cdp_lib.display.format import money as display_money
 from cdp_lib.kpi import ACCOUNT_DASHBOARD, PLACED_ORDER_AOV, Kpi, Period, kpi_breakdown, latest_event_day, kpi_overview, kpi_series
 from cdp_lib.kpi_views import CHANNEL_LABELS, channel_revenue_overview, kpi_sparklines
 from cdp_lib.periods import COMPARISONS
@@ -23,10 +25,6 @@ from cdp_lib.workspace import Workspace
 
 PRESETS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Custom": None}
 MONEY_MEASURES = {"value", "average_value", "attributed_value"}
-DEFAULT_CURRENCY = "USD"
-# Minimal money format until the shared display layer lands: symbol before, code after otherwise.
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩", "CAD": "CA$", "AUD": "A$"}
-NO_CENTS = {"JPY", "KRW"}
 ATTRIBUTION_NOTE = (
     "Email- and SMS-attributed revenue: orders placed in the period, each credited to the person's "
     "latest email or SMS interaction before it whose window still covers it (email open or click 5 days, "
@@ -35,32 +33,13 @@ ATTRIBUTION_NOTE = (
 
 
 def store_currency() -> str:
-    """The store's currency: the workspace setting of the shared display layer when this checkout
-    has it (`cdp_lib.display`), else USD."""
-    try:
-        from cdp_lib.display import currency
-    except ImportError:  # the display layer is not in this checkout yet
-        return DEFAULT_CURRENCY
-    return currency()
+    """The store's currency: the workspace setting of the display layer (docs/reports.md)."""
+    return currency_setting()
 
 
 def money(value, currency: str | None = None) -> str:
-    """`1234.5` -> `$1,234.50` (USD), `€1,234.50`, `¥1,235`, `1,234.50 CHF`: the shared display
-    format when this checkout has it, else the same rules here."""
-    try:
-        from cdp_lib.display.format import money as shared
-    except ImportError:
-        return _money(value, currency or store_currency())
-    return shared(value, currency or store_currency())
-
-
-def _money(value, currency: str) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    cents = 0 if currency in NO_CENTS else 2
-    sign = "-" if value < 0 else ""
-    number = f"{abs(value):,.{cents}f}"
-    return f"{sign}{SYMBOLS[currency]}{number}" if currency in SYMBOLS else f"{sign}{number} {currency}"
+    """`1234.5` -> `$1,234.50` (USD), `€1,234.50`, `¥1,235`: the display layer's money format."""
+    return display_money(value, currency or store_currency())
 
 
 def change_text(change_pct) -> str:
