@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from cdp_lib.profile_search import ProfileIndex, search_profiles
+from cdp_lib.customer360.search import ProfileIndex, search_profiles
 from cdp_lib.testing import workspace_from_frames
 
 FIRST = ["Alex", "Maria", "John", "Joanna", "Li", "Sam", "Priya", "Noah", "Emma", "Olivia"]

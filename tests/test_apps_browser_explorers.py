@@ -271,7 +271,7 @@ def test_funnel_explorer_comparison_drop_outs_and_exclusion(open_app, snapshot_w
 def test_kpi_app_comparison_sparklines_attribution_and_invalid_dates(open_app, snapshot_ws):
     from cdp_lib.apps.kpi import money
     from cdp_lib.kpi import kpi_overview
-    from cdp_lib.kpi_views import channel_revenue_overview
+    from cdp_lib.kpi.views import channel_revenue_overview
     from cdp_lib.kpi import Period
 
     page = open_app("kpi", ".cdp-card")

@@ -146,7 +146,7 @@ def test_customer360_search_card_timeline_orders(open_app, snapshot_ws):
     from cdp_lib.apps.customer360 import orders_frame, timeline_frame
     from cdp_lib.customer360 import customer_360
     from cdp_lib.kpi import latest_event_day
-    from cdp_lib.profile_search import label, search_profiles
+    from cdp_lib.customer360.search import label, search_profiles
 
     page = open_app("customer360", "input[type='text']")
     # A repeat buyer with an email and CLV results; search by the start of their email's local part.

@@ -271,7 +271,7 @@ def test_kpi_overview_against_the_same_period_last_year(kpi_ws):
 
 def test_email_and_sms_attributed_revenue_hand_computed(kpi_ws):
     from cdp_lib.kpi import Period
-    from cdp_lib.kpi_views import channel_revenue_overview
+    from cdp_lib.kpi.views import channel_revenue_overview
 
     period = Period(D(2025, 3, 8), D(2025, 3, 14))
     df, daily = channel_revenue_overview(kpi_ws, period, period.compared("last_year"))
@@ -286,7 +286,7 @@ def test_email_and_sms_attributed_revenue_hand_computed(kpi_ws):
 @pytest.mark.parametrize("seed", [11, 12])
 def test_kpi_daily_values_match_a_plain_loop(seed):
     from cdp_lib.kpi import ACCOUNT_DASHBOARD, Period, kpi_overview
-    from cdp_lib.kpi_views import kpi_sparklines
+    from cdp_lib.kpi.views import kpi_sparklines
 
     rng = random.Random(seed)
     metrics = ["Placed Order", "Created Account", "Clicked Help", "Viewed Product", "Received Email",

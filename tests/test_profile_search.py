@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cdp_lib import InputError
-from cdp_lib.profile_search import ProfileIndex, label, search_profiles
+from cdp_lib.customer360.search import ProfileIndex, label, search_profiles
 from cdp_lib.testing import workspace_from_frames
 
 PROFILES = pd.DataFrame({

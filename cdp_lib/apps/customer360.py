@@ -9,7 +9,7 @@ import pandas as pd
 
 from cdp_lib.apps.base import App, fmt, table_html
 from cdp_lib.customer360 import PASSED, Customer360, customer_360, local_times
-from cdp_lib.profile_search import ProfileIndex, label, search_profiles
+from cdp_lib.customer360.search import ProfileIndex, label, search_profiles
 from cdp_lib.errors import InputError
 from cdp_lib.kpi import latest_event_day
 from cdp_lib.workspace import Workspace

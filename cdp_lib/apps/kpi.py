@@ -17,7 +17,7 @@ from cdp_lib.apps.monitors import monitors_html
 from cdp_lib.display import currency as currency_setting
 from cdp_lib.display.format import money as display_money
 from cdp_lib.kpi import ACCOUNT_DASHBOARD, PLACED_ORDER_AOV, Kpi, Period, kpi_breakdown, latest_event_day, kpi_overview, kpi_series
-from cdp_lib.kpi_views import CHANNEL_LABELS, channel_revenue_overview, kpi_sparklines
+from cdp_lib.kpi.views import CHANNEL_LABELS, channel_revenue_overview, kpi_sparklines
 from cdp_lib.periods import COMPARISONS
 from cdp_lib.plots.explorers import plot_sparkline
 from cdp_lib.plots.kpi import figure_png, plot_kpi_breakdown, plot_kpi_series

@@ -107,7 +107,7 @@ class ProfileIndex:
 
     def exact(self, text: str) -> np.ndarray:
         """Rows whose profile id, external id, email (case-insensitive) or phone (digits) equals `text`."""
-        from cdp_lib.customer360 import _normal_phone
+        from cdp_lib.customer360.view import _normal_phone
 
         tests = [(column, text) for column in self.idents] if text else []
         if text.strip():

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib.audience import attributed_conversions_table, audience_params
-from cdp_lib.kpi import Kpi, Period, _attributed, _events
+from cdp_lib.kpi.overview import Kpi, Period, _attributed, _events
 from cdp_lib.workspace import Workspace
 
 CHANNEL_LABELS = {"email": "Email-attributed revenue", "sms": "SMS-attributed revenue"}
