@@ -9,20 +9,14 @@ store; Playwright drives Debian's Chromium (`make browser` installs it). Screens
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from voila_helpers import page_opener, voila_server
 
 from cdp_lib import Workspace
 from cdp_lib.apps.base import fmt
-from cdp_lib.apps.serve import voila_command, voila_env
 from cdp_lib.customer360 import customer_360
 from cdp_lib.kpi import latest_event_day
 from cdp_lib.snapshots import current_snapshot, publish
@@ -32,11 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 LOAD_TIMEOUT_MS = 120_000
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,51 +46,14 @@ def snapshot_ws(published_db):
 
 @pytest.fixture(scope="module")
 def server(published_db):
-    port = _free_port()
-    log = open(published_db.parent / "voila.log", "w")
-    proc = subprocess.Popen(
-        voila_command(None, port=port), env=voila_env(published_db), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, cwd=published_db.parent,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGTERM)
-                log.close()
-                pytest.fail(f"voila did not start: {(published_db.parent / 'voila.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
-
-
+    with voila_server(published_db, published_db.parent, start_timeout=60) as base:
+        yield base
 
 
 @pytest.fixture
 def open_app(server, browser):
-    pages = []
-
-    def _open(name: str, ready: str):
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        pages.append(page)
-        response = page.goto(f"{server}/voila/render/{name}.ipynb", timeout=LOAD_TIMEOUT_MS)
-        assert response.status == 200
-        page.wait_for_selector(ready, timeout=LOAD_TIMEOUT_MS)
-        assert_no_error(page)
-        return page
-
-    yield _open
-    for p in pages:
-        p.close()
+    with page_opener(browser, server, {"width": 1280, "height": 1000}, LOAD_TIMEOUT_MS, assert_no_error) as _open:
+        yield _open
 
 
 def assert_no_error(page) -> None:

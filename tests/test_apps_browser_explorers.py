@@ -11,21 +11,15 @@ answers 200 even when a cell fails, so only the page's content counts. Screensho
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from voila_helpers import page_opener, voila_server
 
 from cdp_lib import Workspace
 from cdp_lib.apps.base import fmt
-from cdp_lib.apps.serve import voila_command, voila_env
 from cdp_lib.kpi import latest_event_day
 from cdp_lib.snapshots import current_snapshot, publish
 
@@ -35,11 +29,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
 LOAD_MS = 180_000
 RAW = re.compile(r"\bNaN\b|\bnan\b|\bNone\b|\bNaT\b|\{'|\['|<NA>")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -65,51 +54,20 @@ def snapshot_ws(store):
 @pytest.fixture(scope="module")
 def server(store):
     db, project = store
-    port = _free_port()
-    log_path = db.parent / "voila.log"
-    log = open(log_path, "w")
-    env = {**voila_env(db), "CDP_PROJECT_DIR": str(project)}
-    proc = subprocess.Popen(voila_command(None, port=port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=db.parent)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGTERM)
-                log.close()
-                pytest.fail(f"voila did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.5)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    with voila_server(db, db.parent, project=project) as base:
+        yield base
+
+
+def _loaded(page) -> None:
+    wait_idle(page)
+    assert_clean(page)
 
 
 @pytest.fixture
 def open_app(server, browser):
-    pages = []
-
-    def _open(name: str, ready: str):
-        # tall enough for the whole app: Voila scrolls inside the page, so a full-page shot stops at the viewport
-        page = browser.new_page(viewport={"width": 1400, "height": 3600})
-        pages.append(page)
-        response = page.goto(f"{server}/voila/render/{name}.ipynb", timeout=LOAD_MS)
-        assert response.status == 200
-        page.wait_for_selector(ready, timeout=LOAD_MS)
-        wait_idle(page)
-        assert_clean(page)
-        return page
-
-    yield _open
-    for p in pages:
-        p.close()
+    # tall enough for the whole app: Voila scrolls inside the page, so a full-page shot stops at the viewport
+    with page_opener(browser, server, {"width": 1400, "height": 3600}, LOAD_MS, _loaded) as _open:
+        yield _open
 
 
 def wait_idle(page) -> None:

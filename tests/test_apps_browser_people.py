@@ -9,22 +9,17 @@ dicts, messages beside their controls. Screenshots go to `reports/screenshots/`.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from voila_helpers import page_opener, voila_server
 
 from cdp_lib import Workspace
 from cdp_lib.apps.base import fmt
-from cdp_lib.apps.serve import voila_command, voila_env
 from cdp_lib.snapshots import current_snapshot, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -34,11 +29,6 @@ LOAD_TIMEOUT_MS = 180_000
 AS_OF = "2025-06-30"  # the demo fixture's last day
 RAW = re.compile(r"\bNaN\b|\bnan\b|\bNone\b|\bNaT\b|\{'|\['|<NA>")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -71,48 +61,14 @@ def snapshot_ws(published_db):
 
 @pytest.fixture(scope="module")
 def server(published_db, project):
-    port = _free_port()
-    log = open(project / "voila.log", "w")
-    env = {**voila_env(published_db), "CDP_PROJECT_DIR": str(project)}
-    proc = subprocess.Popen(voila_command(None, port=port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=project)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGTERM)
-                log.close()
-                pytest.fail(f"voila did not start: {(project / 'voila.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    with voila_server(published_db, project, project=project) as base:
+        yield base
 
 
 @pytest.fixture
 def open_app(server, browser):
-    pages = []
-
-    def _open(name: str, ready: str):
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        pages.append(page)
-        response = page.goto(f"{server}/voila/render/{name}.ipynb", timeout=LOAD_TIMEOUT_MS)
-        assert response.status == 200
-        page.wait_for_selector(ready, timeout=LOAD_TIMEOUT_MS)
-        assert_clean(page)
-        return page
-
-    yield _open
-    for p in pages:
-        p.close()
+    with page_opener(browser, server, {"width": 1400, "height": 1800}, LOAD_TIMEOUT_MS, assert_clean) as _open:
+        yield _open
 
 
 def assert_clean(page, errors_allowed: bool = False) -> None:
