@@ -16,31 +16,9 @@ import pytest
 
 from cdp_lib import InputError, Workspace
 from cdp_lib.ingest import ingest_file, plan_columns, quarantine_table
+from ingest_helpers import check_counts, rows, snapshot, write
 
 UTC = dt.timezone.utc
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def rows(ws: Workspace, sql: str) -> list[tuple]:
-    return ws.duckdb.execute(sql).fetchall()
-
-
-def snapshot(ws: Workspace) -> dict:
-    """Every table's columns and sorted rows: equal snapshots mean an unchanged workspace."""
-    out = {}
-    for (name,) in rows(ws, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"):
-        cols = [c for (c,) in rows(ws, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{name}' AND table_schema = 'main' ORDER BY ordinal_position")]
-        out[name] = (cols, sorted(map(repr, rows(ws, f'SELECT * FROM "{name}"'))))
-    return out
-
-
-def check_counts(result) -> None:
-    assert result.rows == result.loaded + result.duplicates + result.quarantined
 
 
 # -- column mapping -----------------------------------------------------------------------------
