@@ -35,7 +35,7 @@ def main() -> None:
             FROM range({args.orders}) t(i)
         """)
         print(f"built {args.orders:,} orders / {args.customers:,} customers in {time.perf_counter() - start:.1f} s")
-        params = cohort_params(period="month")
+        params = cohort_params(grain="month")
         runs = []
         for _ in range(3):
             start = time.perf_counter()

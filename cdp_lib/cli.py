@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
+        warnings.simplefilter("always", DeprecatedSpellingWarning)  # each old spelling, every time
         return _main(argv)
 
 

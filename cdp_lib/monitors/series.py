@@ -114,7 +114,7 @@ def flow_series(ws: Workspace, flow_id: str, first: dt.date, last: dt.date, metr
         per["col"] = per["metric"].map(names)
         wide = per.pivot_table(index="day", columns="col", values="n", aggfunc="sum").reset_index()
         frame = _fill(frame, wide)
-    params = dataclasses.replace(audience_params(period="custom", start=first, end=first), start=first, end=last)
+    params = dataclasses.replace(audience_params(period="custom", from_=first, to=first), start=first, end=last)
     try:
         resolve_metric(ws, params.conversion_metric, metrics)
     except InputError:  # a store without orders: nothing to attribute
