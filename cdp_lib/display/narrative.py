@@ -179,7 +179,7 @@ def breakdown_sentence(steps: pd.DataFrame, column: str, min_people: int = 1) ->
 
 
 # -- cohorts ------------------------------------------------------------------------------------
-def cohort_summary(cohorts: pd.DataFrame, period: str) -> str:
+def cohort_summary(cohorts: pd.DataFrame, grain: str) -> str:
     """'24 monthly cohorts from 2023-07 to 2025-06 (3,000 customers). On average 12.5 % of a cohort
     is active again one month after its first; best: 2024-01 (20.0 %).'  Averages weigh cohorts by
     size and use complete periods only."""
@@ -187,7 +187,7 @@ def cohort_summary(cohorts: pd.DataFrame, period: str) -> str:
         return "No cohort has a first order in the chosen range."
     own = cohorts[cohorts["period"] == 0]
     labels = sorted(own["cohort"].astype(str))
-    text = (f"{plural(len(labels), period + 'ly cohort' if period != 'day' else 'daily cohort')} from {labels[0]} to "
+    text = (f"{plural(len(labels), grain + 'ly cohort' if grain != 'day' else 'daily cohort')} from {labels[0]} to "
             f"{labels[-1]} ({plural(int(own['customers'].sum()), 'customer')}).")
     nxt = cohorts[(cohorts["period"] == 1)]
     if "period_complete" in nxt:
@@ -196,6 +196,6 @@ def cohort_summary(cohorts: pd.DataFrame, period: str) -> str:
     if not nxt.empty:
         avg = float(nxt["active_customers"].sum()) / float(nxt["customers"].sum())
         best = nxt.sort_values("retention", ascending=False, kind="stable").iloc[0]
-        text += (f" On average {fmt.percent(avg)} of a cohort is active again one {period} after its first; "
+        text += (f" On average {fmt.percent(avg)} of a cohort is active again one {grain} after its first; "
                  f"best: {best['cohort']} ({fmt.percent(best['retention'])}).")
     return text
