@@ -264,3 +264,10 @@ def test_app_keeps_serving_while_another_process_writes(tmp_path):
     finally:
         writer.stop()
     app.close()
+
+
+def test_monitor_cards_never_show_scientific_notation():
+    from cdp_lib.apps.monitors import _value
+
+    assert [_value(v) for v in (63816.0, 547.16, 0.010168708, 0.0, float("nan"), 1.5e7)] == [
+        "63,816", "547.16", "0.0102", "0", "—", "15,000,000"]

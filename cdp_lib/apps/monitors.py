@@ -7,6 +7,7 @@ import html
 import pandas as pd
 
 from cdp_lib.apps.base import table_html
+from cdp_lib.display import format as fmt
 from cdp_lib.monitors import alerts_table, results_table
 from cdp_lib.workspace import Workspace
 
@@ -22,7 +23,7 @@ def monitors_html(ws: Workspace, alerts: int = 5) -> str:
     for r in latest.itertuples(index=False):
         css = "cdp-down-bad" if r.triggered else "cdp-flat"
         state = "triggered" if r.triggered else "ok"
-        value = "–" if pd.isna(r.value_1) else f"{r.value_1:,.4g}"
+        value = _value(r.value_1)
         cards.append(f'<div class="cdp-card" data-monitor="{html.escape(r.monitor)}">'
                      f'<div class="cdp-label">{html.escape(r.monitor)}</div>'
                      f'<div class="cdp-value {css}" style="font-size:18px">{state}</div>'
@@ -30,3 +31,12 @@ def monitors_html(ws: Workspace, alerts: int = 5) -> str:
     recent = alerts_table(ws, limit=alerts)
     table = "" if recent.empty else table_html(recent[["as_of", "monitor", "message"]].astype(str))
     return f"<h4>Monitors</h4><div class='cdp-cards'>{''.join(cards)}</div>{table}"
+
+
+def _value(v) -> str:
+    """A monitor's value as people read it: `63,816`, `547.16`, `0.0102` (rates keep 4 places),
+    never scientific notation."""
+    if fmt.is_missing(v):
+        return fmt.MISSING
+    v = float(v)
+    return fmt.number(v, None if v == 0 or abs(v) >= 1 else 4)
