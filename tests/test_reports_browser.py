@@ -96,7 +96,7 @@ REPORTS = {
     "data_health": ({"as_of": AS_OF}, 1),
     "rfm": ({"as_of": AS_OF, "snapshot": True}, 6),
     "clv": ({"as_of": AS_OF, "output_dir": "."}, 8),
-    "segmentation": ({"as_of": AS_OF, "out_dir": "."}, 2),
+    "segmentation": ({"as_of": AS_OF, "output_dir": "."}, 2),
     "audience_performance": ({"as_of": AS_OF}, 1),
     "cohort": ({}, 3),
     "funnel": ({"to_date": AS_OF}, 3),
