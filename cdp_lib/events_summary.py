@@ -36,11 +36,8 @@ def compute(db) -> tuple:
     return first, last, int(hidden or 0), rows
 
 
-def _stamp(db) -> tuple[int, int]:
+def _stamp(db, has_merges: bool = True) -> tuple[int, int]:
     events = db.execute("SELECT count(*) FROM events").fetchone()[0]
-    has_merges = db.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'merges' "
-        "AND table_catalog = current_database() AND table_schema = current_schema()").fetchone()[0]
     merges = db.execute("SELECT count(*) FROM merges").fetchone()[0] if has_merges else 0
     return int(events), int(merges)
 
@@ -48,7 +45,7 @@ def _stamp(db) -> tuple[int, int]:
 def store(db) -> None:
     """Recompute and store the summary (inside the caller's transaction)."""
     first, last, hidden, rows = compute(db)
-    events, merges = _stamp(db)
+    events, merges = _stamp(db)  # ingest runs on an initialised workspace: `merges` exists
     db.execute(f"CREATE OR REPLACE TABLE {METRICS_TABLE} (metric VARCHAR, events BIGINT, profiles BIGINT)")
     if rows:
         db.executemany(f"INSERT INTO {METRICS_TABLE} VALUES (?, ?, ?)", [list(r) for r in rows])
@@ -64,7 +61,7 @@ def read(db, tables: set[str]) -> tuple:
     if METRICS_TABLE in tables and STAMP_TABLE in tables:
         stamp = db.execute(f"SELECT events_rows, merges_rows, first_event, last_event, out_of_range "
                            f"FROM {STAMP_TABLE}").fetchall()
-        if len(stamp) == 1 and tuple(stamp[0][:2]) == _stamp(db):
+        if len(stamp) == 1 and tuple(stamp[0][:2]) == _stamp(db, "merges" in tables):
             rows = db.execute(f"SELECT metric, events, profiles FROM {METRICS_TABLE} "
                               "ORDER BY events DESC, metric").fetchall()
             return stamp[0][2], stamp[0][3], int(stamp[0][4] or 0), rows
