@@ -164,7 +164,7 @@ def steps(folder: Path, db: Path) -> list[tuple[str, list[str]]]:
         ("cdp segment refresh", [*cdp, "segment", "refresh", "--as-of", AS_OF]),
         ("cdp funnel (4 steps)", [*cdp, "funnel", *funnel, "--window", "7d", "--from", "2023-01-01",
                                   "--to", AS_OF, "--out", str(folder / "funnel.csv")]),
-        ("cdp cohort (monthly)", [*cdp, "cohort", "--period", "month", "--until", AS_OF,
+        ("cdp cohort (monthly)", [*cdp, "cohort", "--grain", "month", "--until", AS_OF,
                                   "--out", str(folder / "cohort.csv")]),
     ]
 
