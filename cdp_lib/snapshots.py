@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from cdp_lib.errors import WorkspaceError
 from cdp_lib.workspace import Workspace
@@ -75,7 +76,8 @@ def _new_name(db_path: Path) -> Path:
         time.sleep(1e-6)
 
 
-def publish(source: Workspace | str | os.PathLike, keep: int = KEEP) -> Path:
+def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
+            prepare: Callable[[Workspace], object] | None = None) -> Path:
     """Copy a workspace into a new published snapshot and make it the current one.
 
     Parameters
@@ -86,6 +88,10 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP) -> Path:
         A path is opened read-only, which fails while another process writes it.
     keep
         How many of the newest snapshots to keep; older ones are deleted unless still open.
+    prepare
+        Called with the new copy opened read-write before it becomes current, to add what only
+        readers need (`cdp_lib.kpi.rollups.build`: the KPI app's daily roll-ups). If it fails,
+        nothing is published.
 
     Returns
     -------
@@ -135,6 +141,9 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP) -> Path:
                 con.execute("COPY FROM DATABASE __cdp_source TO __cdp_publish")
             finally:
                 con.close()
+        if prepare is not None:
+            with Workspace(tmp) as copy:
+                prepare(copy)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -47,11 +47,18 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ws():
+@pytest.fixture(scope="module", params=["events", "rollups"])
+def ws(request):
+    """The log as a workspace, read from the events and again from the daily roll-ups an app
+    snapshot carries (`cdp_lib.kpi.rollups`): every expectation below holds for both."""
     df = pd.DataFrame(EVENTS, columns=["profile_id", "metric", "timestamp", "value", "product_id", "source"])
     df.insert(0, "event_id", [f"e{i}" for i in range(len(df))])
     w = workspace_from_frames(events=df)
+    if request.param == "rollups":
+        from cdp_lib.kpi import rollups
+
+        rollups.build(w)
+        assert rollups.for_workspace(w) is not None
     yield w
     w.close()
 

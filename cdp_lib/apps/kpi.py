@@ -19,7 +19,7 @@ from cdp_lib.display.format import money as display_money
 from cdp_lib.kpi import ACCOUNT_DASHBOARD, PLACED_ORDER_AOV, Kpi, Period, kpi_breakdown, latest_event_day, kpi_overview, kpi_series
 from cdp_lib.kpi.views import CHANNEL_LABELS, channel_revenue_overview, kpi_sparklines
 from cdp_lib.periods import COMPARISONS
-from cdp_lib.plots.explorers import plot_sparkline
+from cdp_lib.plots.explorers import sparkline_svg
 from cdp_lib.plots.kpi import figure_png, plot_kpi_breakdown, plot_kpi_series
 from cdp_lib.workspace import Workspace
 
@@ -50,8 +50,8 @@ def change_text(change_pct) -> str:
 def _sparkline_img(series: pd.DataFrame | None) -> str:
     if series is None or len(series) < 2:
         return '<div class="cdp-spark cdp-label">no daily trend</div>'
-    data = base64.b64encode(figure_png(plot_sparkline(series))).decode()
-    return f'<img class="cdp-spark" alt="daily trend" src="data:image/png;base64,{data}" width="160" height="36">'
+    data = base64.b64encode(sparkline_svg(series).encode()).decode()
+    return f'<img class="cdp-spark" alt="daily trend" src="data:image/svg+xml;base64,{data}" width="160" height="36">'
 
 
 def cards_html(overview: pd.DataFrame, money_metrics: set[str] | Sequence[Kpi] = (), currency: str | None = None,

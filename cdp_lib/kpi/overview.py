@@ -170,6 +170,12 @@ def latest_event_day(ws: Workspace) -> dt.date:
     """The UTC day of the newest event, never after today (UTC): an event stamped in the future
     does not move the default period past the as-of rule's "now" (`cdp_lib.dates`)."""
     ws_today = today()
+    from cdp_lib.kpi import rollups
+
+    daily = rollups.for_workspace(ws)
+    if daily is not None:
+        last = daily.last_day()
+        return ws_today if last is None else min(last, ws_today)
     last = ws.events.timestamp.max().execute()
     return ws_today if last is None or pd.isna(last) else min(pd.Timestamp(last).date(), ws_today)
 
@@ -295,9 +301,12 @@ def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT
     prev = period.compared(comparison)
     if not kpis:
         raise InputError("kpis: give at least one KPI")
+    from cdp_lib.kpi import rollups  # daily roll-ups of an app snapshot, when it has them
+
+    daily = rollups.for_workspace(ws)
     rows = []
     for i, kpi in enumerate(kpis):
-        pair = _value_pair(ws, kpi, period, prev)
+        pair = daily.pair(kpi, period, prev) if daily and daily.covers(kpi) else _value_pair(ws, kpi, period, prev)
         zero = 0.0 if kpi.measure != "average_value" else None
         pair = pair.mutate(
             value=pair.value.fill_null(zero) if zero is not None else pair.value,
@@ -361,6 +370,11 @@ def kpi_series(ws: Workspace, start: Any, end: Any, kpi: Kpi = PLACED_ORDER_AOV,
     if kpi.measure not in {"events", "profiles", "value", "average_value"}:
         raise InputError(f"KPI {kpi.label!r}: measure {kpi.measure!r} has no time series")
     period = Period.parse(start, end)
+    from cdp_lib.kpi import rollups
+
+    daily = rollups.for_workspace(ws)
+    if daily and rollups.by_metric(kpi):
+        return daily.series(kpi, period, units[freq])
     ev = _events(ws, kpi)
     ev = ev.filter((ev.timestamp >= period.lo) & (ev.timestamp < period.hi))
     ev = ev.mutate(period=ev.timestamp.truncate(units[freq]).date())

@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cdp_lib.audience import attributed_conversions_table, audience_params
+from cdp_lib.kpi import rollups as kpi_rollups
 from cdp_lib.kpi.overview import Kpi, Period, _attributed, _events
 from cdp_lib.workspace import Workspace
 
@@ -37,6 +38,9 @@ def kpi_daily_table(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
     `total_profiles` counts people whose first event is on or before the day; `among` limits a
     day to people whose first `among` event is on or before it.
     """
+    daily = kpi_rollups.for_workspace(ws)
+    if daily and daily.covers(kpi):
+        return daily.daily(kpi, period)
     lo, hi = period.lo, period.hi
     if kpi.measure == "attributed_value":
         ev = _attributed(ws, kpi, lo, hi)
@@ -52,7 +56,7 @@ def kpi_daily_table(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
             first = first.inner_join(a, first.profile_id == a._aid)
             first = first.mutate(_first=ibis.greatest(first._first, first._since))
         before = first.filter(first._first < lo).count().as_scalar()
-        new = first.filter(first._first >= lo)
+        new = first.filter((first._first >= lo) & (first._first < hi))
         per = new.group_by(period=_day(new._first)).agg(_n=new.count())
         w = ibis.window(order_by="period", rows=(None, 0))
         return per.select("period", value=(per._n.sum().over(w) + before).cast("float64")).order_by("period")
@@ -87,9 +91,15 @@ def _conversions(ws: Workspace, period: Period, windows=None) -> ir.Table:
     return attributed_conversions_table(ws, dataclasses.replace(base, start=period.start, end=period.end))
 
 
-def channel_revenue_table(ws: Workspace, period: Period, windows=None) -> ir.Table:
+def channel_revenue_table(ws: Workspace, period: Period, windows=None, use_rollups: bool = True) -> ir.Table:
     """Per channel (`email`, `sms`) and day: `period` (DATE), `channel`, `revenue`, `orders` of the
-    orders placed in `period` that are credited to that channel (rule in the module docstring)."""
+    orders placed in `period` that are credited to that channel (rule in the module docstring).
+
+    With the default windows, read from the snapshot's daily roll-up when it has one
+    (`cdp_lib.kpi.rollups`; `use_rollups=False` computes from the events)."""
+    daily = kpi_rollups.for_workspace(ws) if use_rollups and windows is None else None
+    if daily and kpi_rollups.DEFAULT_CHANNELS in daily.channel_keys:
+        return daily.channels(period)
     conv = _conversions(ws, period, windows)
     conv = conv.filter(conv.channel.notnull())
     return conv.group_by(period=_day(conv.timestamp), channel=conv.channel).agg(

@@ -94,6 +94,26 @@ def plot_conversion_comparison(compared: pd.DataFrame, labels: tuple[str, str], 
     return ax
 
 
+def sparkline_svg(series: pd.DataFrame, width: int = 160, height: int = 36, pad: float = 2.0) -> str:
+    """The card's trend as SVG markup: a line of `value` over `period` (days placed by date, so a
+    day without events leaves a longer segment), scaled to the box; no axes. Drawn without
+    matplotlib: ten of these cost microseconds, ten PNG sparklines about a third of a second."""
+    days = pd.to_datetime(series["period"]).to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
+    values = pd.to_numeric(series["value"], errors="coerce").astype(float).to_numpy()
+    keep = ~np.isnan(values)
+    days, values = days[keep], values[keep]
+    points = ""
+    if len(values):
+        span_x = (days.max() - days.min()) or 1.0
+        low, high = values.min(), values.max()
+        span_y = (high - low) or 1.0
+        xs = pad + (days - days.min()) / span_x * (width - 2 * pad)
+        ys = height - pad - (values - low) / span_y * (height - 2 * pad) if high > low else np.full(len(values), height / 2)
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+            f'<polyline fill="none" stroke="{BLUE}" stroke-width="1.2" points="{points}"/></svg>')
+
+
 def plot_sparkline(series: pd.DataFrame, ax=None):
     """A small line of a KPI per day (`period`, `value`), no axes: the card's trend."""
     ax = axes_for(ax, (2.0, 0.45))
