@@ -286,7 +286,7 @@ def test_email_and_sms_attributed_revenue_hand_computed(kpi_ws):
 @pytest.mark.parametrize("rolled_up", [False, True], ids=["events", "rollups"])
 @pytest.mark.parametrize("seed", [11, 12])
 def test_kpi_daily_values_match_a_plain_loop(seed, rolled_up):
-    from cdp_lib.kpi import ACCOUNT_DASHBOARD, Period, kpi_overview, rollups
+    from cdp_lib.kpi import ACCOUNT_DASHBOARD, Period, kpi_overview, rollup_build
     from cdp_lib.kpi.views import kpi_sparklines
 
     rng = random.Random(seed)
@@ -300,7 +300,7 @@ def test_kpi_daily_values_match_a_plain_loop(seed, rolled_up):
         rows.append((p, m, t.isoformat(), round(rng.uniform(1, 90), 2) if m in {"Placed Order", "Ordered Product"} else None))
     ws = workspace_from_frames(events=_events(rows))
     if rolled_up:  # the same figures from an app snapshot's daily roll-ups
-        rollups.build(ws)
+        rollup_build.build(ws)
     period = Period(D(2025, 3, 5), D(2025, 3, 18))
     series = kpi_sparklines(ws, period, ACCOUNT_DASHBOARD)
     ev = [(p, m, dt.datetime.fromisoformat(t), v) for p, m, t, v in rows]

@@ -55,9 +55,9 @@ def ws(request):
     df.insert(0, "event_id", [f"e{i}" for i in range(len(df))])
     w = workspace_from_frames(events=df)
     if request.param == "rollups":
-        from cdp_lib.kpi import rollups
+        from cdp_lib.kpi import rollup_build, rollups
 
-        rollups.build(w)
+        rollup_build.build(w)
         assert rollups.for_workspace(w) is not None
     yield w
     w.close()

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cdp_lib.kpi import ACCOUNT_DASHBOARD, Kpi, Period, kpi_breakdown, kpi_overview, kpi_series, latest_event_day, rollups
+from cdp_lib.kpi import ACCOUNT_DASHBOARD, Kpi, Period, kpi_breakdown, kpi_overview, kpi_series, latest_event_day, rollup_build, rollups
 from cdp_lib.kpi.views import channel_revenue_overview, kpi_sparklines
 from cdp_lib.testing import workspace_from_frames
 
@@ -82,7 +82,7 @@ def test_rollups_give_the_figures_computed_from_events(rows, start, days, kind, 
     try:
         period = Period((DAY0 + dt.timedelta(days=start)).date(), (DAY0 + dt.timedelta(days=start + days - 1)).date())
         from_events = _everything(ws, period, kind)
-        rollups.build(ws)
+        rollup_build.build(ws)
         assert rollups.for_workspace(ws) is not None
         from_rollups = _everything(ws, period, kind)
     finally:
@@ -106,7 +106,7 @@ def test_a_sparkline_of_total_profiles_among_stays_inside_the_period():
     period = Period(dt.date(2025, 1, 1), dt.date(2025, 1, 10))
     for build in (False, True):
         if build:
-            rollups.build(ws, [kpi])
+            rollup_build.build(ws, [kpi])
         got = kpi_sparklines(ws, period, [kpi])[kpi.label]
         assert got["period"].astype(str).tolist() == ["2025-01-03"], build
         assert got["value"].tolist() == [1.0]
@@ -115,7 +115,7 @@ def test_a_sparkline_of_total_profiles_among_stays_inside_the_period():
 
 def test_rollups_are_ignored_once_the_events_change():
     ws = workspace_from_frames(events=_frame([(1, "Placed Order", 1, 0, 10.0, None, None)]))
-    rollups.build(ws)
+    rollup_build.build(ws)
     assert rollups.for_workspace(ws) is not None
     ws.duckdb.execute("INSERT INTO events (event_id, profile_id, metric, timestamp, value) VALUES "
                       "('late', 'p1', 'Placed Order', TIMESTAMPTZ '2025-01-02 05:00:00+00', 5.0)")
@@ -128,7 +128,7 @@ def test_rollups_are_ignored_once_the_events_change():
 def test_kpis_not_listed_at_build_time_are_read_from_the_events():
     ws = workspace_from_frames(events=_frame([(1, "Placed Order", 1, 0, 10.0, None, None),
                                               (2, "Placed Order", 1, 0, 20.0, None, None)]))
-    rollups.build(ws, kpis=[])
+    rollup_build.build(ws, kpis=[])
     found = rollups.for_workspace(ws)
     buyers = Kpi("Buyers", "profiles", ("Placed Order",))
     assert not found.covers(buyers) and found.covers(Kpi("Orders", "events", ("Placed Order",)))
@@ -139,7 +139,7 @@ def test_kpis_not_listed_at_build_time_are_read_from_the_events():
 
 def test_empty_workspace_builds_empty_rollups():
     ws = workspace_from_frames(events=_frame([])[:0])
-    counts = rollups.build(ws)
+    counts = rollup_build.build(ws)
     assert counts[rollups.METRIC_DAILY] == 0 and counts[rollups.STAMP] == 1
     ws.close()
 
@@ -150,7 +150,7 @@ def test_a_published_snapshot_carries_the_rollups(tmp_path):
     rows = [(p, m, d, 0, 30.0, None, None) for p in range(3) for d in range(5) for m in ("Placed Order", "Created Account")]
     db = tmp_path / "cdp.duckdb"
     workspace_from_frames(str(db), events=_frame(rows)).close()
-    publish(db, prepare=rollups.build)
+    publish(db, prepare=rollup_build.build)
     ws = open_published(db)
     try:
         assert rollups.for_workspace(ws) is not None

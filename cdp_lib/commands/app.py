@@ -19,12 +19,12 @@ from cdp_lib.commands._base import Context, pass_context
 @pass_context
 def app(ctx: Context, name: str, host: str, port: int, token: str | None, preheat: bool) -> None:
     """Serve app NAME with Voila (code hidden, tracebacks hidden) on http://HOST:PORT/."""
-    from cdp_lib.kpi import rollups
+    from cdp_lib.kpi import rollup_build
     from cdp_lib.snapshots import current_snapshot, publish
 
     if current_snapshot(ctx.db) is None:
         click.echo(f"publishing a read-only snapshot of {ctx.db} for the app", err=True)
-        publish(ctx.db, prepare=rollups.build)
+        publish(ctx.db, prepare=rollup_build.build)
     click.echo(f"serving {name} on http://{host}:{port}/" + (f"?token={token}" if token else ""), err=True)
     # SIGTERM/Ctrl-C stop Voila and its kernels before this process exits.
     raise SystemExit(run_server(voila_command(name, host, port, token, preheat), voila_env(ctx.db)))
@@ -35,10 +35,10 @@ def app(ctx: Context, name: str, host: str, port: int, token: str | None, prehea
 @pass_context
 def publish_cmd(ctx: Context, keep: int) -> None:
     """Copy the workspace to a new read-only snapshot that running apps switch to."""
-    from cdp_lib.kpi import rollups
+    from cdp_lib.kpi import rollup_build
     from cdp_lib.snapshots import publish
 
-    path = publish(ctx.db, keep=keep, prepare=rollups.build)
+    path = publish(ctx.db, keep=keep, prepare=rollup_build.build)
     click.echo(f"published {path}")
 
 

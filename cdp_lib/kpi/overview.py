@@ -24,6 +24,7 @@ from cdp_lib.dates import parse_date, today
 from cdp_lib.durations import parse_duration
 from cdp_lib.errors import InputError
 from cdp_lib.filters import validate_filter, where_expr
+from cdp_lib.kpi import rollups
 from cdp_lib.params import Params, renamed_keyword
 from cdp_lib.periods import comparison_period
 from cdp_lib.workspace import Workspace
@@ -170,8 +171,6 @@ def latest_event_day(ws: Workspace) -> dt.date:
     """The UTC day of the newest event, never after today (UTC): an event stamped in the future
     does not move the default period past the as-of rule's "now" (`cdp_lib.dates`)."""
     ws_today = today()
-    from cdp_lib.kpi import rollups
-
     daily = rollups.for_workspace(ws)
     if daily is not None:
         last = daily.last_day()
@@ -301,9 +300,7 @@ def kpi_table(ws: Workspace, start: Any, end: Any, kpis: Sequence[Kpi] = ACCOUNT
     prev = period.compared(comparison)
     if not kpis:
         raise InputError("kpis: give at least one KPI")
-    from cdp_lib.kpi import rollups  # daily roll-ups of an app snapshot, when it has them
-
-    daily = rollups.for_workspace(ws)
+    daily = rollups.for_workspace(ws)  # daily roll-ups of an app snapshot, when it has them
     rows = []
     for i, kpi in enumerate(kpis):
         pair = daily.pair(kpi, period, prev) if daily and daily.covers(kpi) else _value_pair(ws, kpi, period, prev)
@@ -370,8 +367,6 @@ def kpi_series(ws: Workspace, start: Any, end: Any, kpi: Kpi = PLACED_ORDER_AOV,
     if kpi.measure not in {"events", "profiles", "value", "average_value"}:
         raise InputError(f"KPI {kpi.label!r}: measure {kpi.measure!r} has no time series")
     period = Period.parse(start, end)
-    from cdp_lib.kpi import rollups
-
     daily = rollups.for_workspace(ws)
     if daily and rollups.by_metric(kpi):
         return daily.series(kpi, period, units[freq])

@@ -30,7 +30,7 @@ def publish_snapshot(db: str | None, changed: bool = True) -> dict | None:
     workspace file. Nothing is copied before any app opened the workspace: apps publish on first
     open (`cdp app`, `snapshots.open_published`). A copy of a large workspace is costly.
     """
-    from cdp_lib.kpi import rollups
+    from cdp_lib.kpi import rollup_build
     from cdp_lib.snapshots import current_snapshot, publish
 
     if not db or not Path(db).is_file():
@@ -40,7 +40,7 @@ def publish_snapshot(db: str | None, changed: bool = True) -> dict | None:
     if not changed:
         return {"published": False, "reason": "workspace unchanged by this run"}
     try:
-        result = publish(db, prepare=rollups.build)
+        result = publish(db, prepare=rollup_build.build)
     except Exception as exc:  # the report stands; apps keep serving the previous snapshot
         log.warning("snapshot publish failed for %s: %s", db, exc)
         return {"published": False, "error": error_summary(exc)}
