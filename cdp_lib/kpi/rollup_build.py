@@ -15,7 +15,7 @@ import pandas as pd
 from cdp_lib.kpi.overview import ACCOUNT_DASHBOARD, Kpi, Period, _attributed, _events
 from cdp_lib.kpi.rollups import (ADDITIVE, CHANNEL_DAILY, DEFAULT_CHANNELS, FIRST_DAYS, KEYED_DAILY, KEYS, METRIC_DAILY,
                                  PERSON_DAYS, STAMP, TABLES, _day, _stamp, by_metric, key)
-from cdp_lib.kpi.views import channel_revenue_table
+from cdp_lib.kpi.views import channel_revenue_table, first_counted
 
 if TYPE_CHECKING:
     from cdp_lib.workspace import Workspace
@@ -51,12 +51,7 @@ def build(ws: "Workspace", kpis: Sequence[Kpi] | None = None) -> dict:
         e = _events(ws, kpi)
         e = e.filter(e.timestamp.notnull())
         if kpi.measure == "total_profiles":
-            f = e.group_by("profile_id").agg(_first=e.timestamp.min())
-            if kpi.among:
-                a = ws.events.filter(ws.events.metric == kpi.among)
-                a = a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
-                f = f.inner_join(a, f.profile_id == a._aid)
-                f = f.mutate(_first=ibis.greatest(f._first, f._since))
+            f = first_counted(ws, kpi, e)
             firsts.append(f.select(key=k, profile_id="profile_id", first_day=_day(f._first)))
             continue
         pd_ = e.select("profile_id", day=_day(e.timestamp)).distinct()

@@ -49,12 +49,7 @@ def kpi_daily_table(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
         ev = ev.filter(ev.timestamp < hi) if kpi.measure == "total_profiles" else ev.filter(
             (ev.timestamp >= lo) & (ev.timestamp < hi))
     if kpi.measure == "total_profiles":
-        first = ev.group_by("profile_id").agg(_first=ev.timestamp.min())
-        if kpi.among:
-            a = ws.events.filter(ws.events.metric == kpi.among)
-            a = a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
-            first = first.inner_join(a, first.profile_id == a._aid)
-            first = first.mutate(_first=ibis.greatest(first._first, first._since))
+        first = first_counted(ws, kpi, ev)
         before = first.filter(first._first < lo).count().as_scalar()
         new = first.filter((first._first >= lo) & (first._first < hi))
         per = new.group_by(period=_day(new._first)).agg(_n=new.count())
@@ -74,6 +69,19 @@ def kpi_daily_table(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
         "average_value": ev._v.sum() / ev.count(),
     }[kpi.measure]
     return ev.group_by("period").agg(value=measure).order_by("period")
+
+
+def first_counted(ws: Workspace, kpi: Kpi, ev: ir.Table) -> ir.Table:
+    """Per person of `ev` (events of a `total_profiles` KPI): `profile_id`, `_first`, the moment
+    they are first counted: their first event, or with `among` their first `among` event if later
+    (people without one are left out)."""
+    first = ev.group_by("profile_id").agg(_first=ev.timestamp.min())
+    if kpi.among:
+        a = ws.events.filter(ws.events.metric == kpi.among)
+        a = a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
+        first = first.inner_join(a, first.profile_id == a._aid)
+        first = first.mutate(_first=ibis.greatest(first._first, first._since))
+    return first.select("profile_id", "_first")
 
 
 def kpi_sparklines(ws: Workspace, period: Period, kpis: Sequence[Kpi]) -> dict[str, pd.DataFrame]:
