@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -97,7 +98,7 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
     -------
     Path of the new snapshot file.
     """
-    import duckdb  # storage edge: the copy is DuckDB's own COPY FROM DATABASE
+    import duckdb  # storage edge: a file copy under DuckDB's lock, or its COPY FROM DATABASE
 
     if isinstance(source, Workspace):
         if source.path is None or not source.is_duckdb:
@@ -123,11 +124,11 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
             finally:
                 con.execute("DETACH __cdp_publish")
         else:
-            from cdp_lib import memory  # the same memory limit and spill folder as a workspace
-
-            settings = memory.check()
+            # A read-only attach holds DuckDB's shared lock: no writer can start while the file
+            # is copied byte for byte (seconds for gigabytes; COPY FROM DATABASE re-encodes every
+            # table, minutes at a million profiles). A write-ahead log left by a writer is copied
+            # too and folded into the copy.
             con = duckdb.connect()
-            memory.apply(con, *settings)
             try:
                 con.execute(f"ATTACH '{db_path}' AS __cdp_source (READ_ONLY)")
             except duckdb.Error as exc:
@@ -137,10 +138,14 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
                     "writing it; publish from that job when it finishes"
                 ) from None
             try:
-                con.execute(f"ATTACH '{tmp}' AS __cdp_publish")
-                con.execute("COPY FROM DATABASE __cdp_source TO __cdp_publish")
+                shutil.copyfile(db_path, tmp)
+                wal = Path(f"{db_path}.wal")
+                if wal.is_file():
+                    shutil.copyfile(wal, f"{tmp}.wal")
             finally:
                 con.close()
+            if Path(f"{tmp}.wal").is_file() and prepare is None:
+                duckdb.connect(str(tmp)).close()  # replays the log into the copy
         if prepare is not None:
             with Workspace(tmp) as copy:
                 prepare(copy)

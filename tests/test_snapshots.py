@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -192,3 +193,25 @@ def test_report_runs_publish_only_a_stale_snapshot_that_apps_read(db):
     assert snapshots(db) == [first]
     assert publish_snapshot(str(db), changed=True)["published"] is True
     assert len(snapshots(db)) == 2
+
+
+def test_publish_from_a_path_copies_the_file_with_its_write_ahead_log(tmp_path):
+    """The path branch copies the file under DuckDB's shared lock; changes still in a writer's
+    log (the writer ended without a checkpoint) reach the snapshot too."""
+    import duckdb
+
+    path = tmp_path / "cdp.duckdb"
+    workspace_from_frames(str(path), events=pd.DataFrame({
+        "event_id": ["e1"], "profile_id": ["p1"], "metric": ["Placed Order"],
+        "timestamp": ["2025-03-01T10:00:00"], "value": [10.0]})).close()
+    con = duckdb.connect(str(path))
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    con.execute("INSERT INTO events (event_id, profile_id, metric, timestamp, value) VALUES "
+                "('e2', 'p1', 'Placed Order', TIMESTAMPTZ '2025-03-02 10:00:00+00', 5.0)")
+    con.close()
+    assert (tmp_path / "cdp.duckdb.wal").is_file()
+    snap = publish(path)
+    assert not Path(f"{snap}.wal").exists()
+    ws = Workspace(snap, read_only=True)
+    assert sorted(ws.events.event_id.execute()) == ["e1", "e2"]
+    ws.close()
