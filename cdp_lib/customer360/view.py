@@ -136,9 +136,17 @@ class Customer360:
     order_list: pd.DataFrame = field(default_factory=pd.DataFrame)  # see `order_list`
 
 
-def _events(ws: Workspace, profile_id: str, end: pd.Timestamp) -> ir.Table:
+def _events(ws: Workspace, profile_id: str, end: pd.Timestamp, person: ir.Table | None = None) -> ir.Table:
+    ev = person if person is not None else ws.events.filter(ws.events.profile_id == profile_id)
+    return ev.filter(ev.timestamp <= end)
+
+
+def person_events(ws: Workspace, profile_id: str) -> ir.Table:
+    """All of one person's events, read with one scan and held in memory: the dozen queries of
+    the 360 view then read these rows instead of scanning the events table each time (at 54M
+    events, about 0.3 s per scan)."""
     ev = ws.events
-    return ev.filter((ev.profile_id == profile_id) & (ev.timestamp <= end))
+    return ibis.memtable(ev.filter(ev.profile_id == profile_id).execute(), schema=ev.schema())
 
 
 def _products(ws: Workspace, ev: ir.Table, metric: str, since: pd.Timestamp, limit: int) -> pd.DataFrame:
@@ -218,7 +226,8 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
     if found.empty:
         raise InputError(f"profile {profile_id!r} not found; search by email, phone or external id first")
     profile = {k: (None if pd.isna(v) else v) for k, v in found.iloc[0].items()}
-    ev = _events(ws, profile_id, end)
+    person = person_events(ws, profile_id)
+    ev = _events(ws, profile_id, end, person)
     since = end - pd.Timedelta(days=recent_days)
     orders = ev.filter(ev.metric == schema.PLACED_ORDER)
     totals = orders.aggregate(n=orders.count(), revenue=orders.value.sum()).execute().iloc[0]
@@ -272,8 +281,8 @@ def customer_360(ws: Workspace, profile_id: str, as_of: Any = None, recent_days:
     _add_card_facts(ws, out, profile_id)
     out.timezone, out.timezone_note = profile_timezone(profile)
     out.usual_active_hour_local = _usual_hour_local(ev, out.timezone)
-    out.timeline = activity_timeline(ws, profile_id, as_of, limit=timeline_limit)
-    out.order_list = order_list(ws, profile_id, as_of, limit=timeline_limit)
+    out.timeline = activity_timeline(ws, profile_id, as_of, limit=timeline_limit, person=person)
+    out.order_list = order_list(ws, profile_id, as_of, limit=timeline_limit, person=person)
     return out
 
 
@@ -352,13 +361,15 @@ def _add_card_facts(ws: Workspace, out: Customer360, profile_id: str) -> None:
         out.rfm_group = str(out.rfm_history.rfm_group.iloc[-1])
 
 
-def activity_timeline(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50) -> pd.DataFrame:
+def activity_timeline(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50,
+                      person: ir.Table | None = None) -> pd.DataFrame:
     """The person's newest `limit` events up to the end of `as_of`, newest first.
 
     Columns: timestamp (UTC), metric, product (catalog name, else product id), value, channel,
-    order_id. Events at the same moment keep a stable order (by event id).
+    order_id. Events at the same moment keep a stable order (by event id). `person`: their
+    events already read (`person_events`).
     """
-    ev = _events(ws, profile_id, as_of_end(as_of))
+    ev = _events(ws, profile_id, as_of_end(as_of), person)
     cols = ["timestamp", "metric", "product_id", "value", "channel", "order_id", "event_id"]
     ev = ev.select(*[c for c in cols if c in ev.columns])
     rows = ev.order_by([ibis.desc("timestamp"), ibis.desc("event_id")]).limit(limit)
@@ -372,14 +383,16 @@ def activity_timeline(ws: Workspace, profile_id: str, as_of: Any = None, limit: 
     return df.reindex(columns=["timestamp", "metric", "product", "value", "channel", "order_id"]).reset_index(drop=True)
 
 
-def order_list(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50) -> pd.DataFrame:
+def order_list(ws: Workspace, profile_id: str, as_of: Any = None, limit: int = 50,
+               person: ir.Table | None = None) -> pd.DataFrame:
     """The person's newest `limit` orders (`Placed Order`) up to the end of `as_of`, newest first.
 
     Columns: placed_at (UTC), order_id, amount (the order's value), channel, items (number of
     `Ordered Product` events with the same order id), refunded and cancelled (sum of the value
-    of `Refunded Order` / `Cancelled Order` events with that order id, 0 when none).
+    of `Refunded Order` / `Cancelled Order` events with that order id, 0 when none). `person`:
+    their events already read (`person_events`).
     """
-    ev = _events(ws, profile_id, as_of_end(as_of))
+    ev = _events(ws, profile_id, as_of_end(as_of), person)
     if "order_id" not in ev.columns:
         ev = ev.mutate(order_id=ibis.null("string"))
     orders = ev.filter(ev.metric == schema.PLACED_ORDER).select(
