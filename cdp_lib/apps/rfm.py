@@ -100,7 +100,7 @@ class RfmExplorerApp(App):
         if key != self._key:  # picking a group or a transition alone does not recompute the scores
             self._compute(ws, start, end)
             self._key = key
-        end_rfm = ibis.memtable(self._end)
+        end_rfm = self._end
         cols = [c for c in CUSTOMER_COLUMNS if c in end_rfm.columns]
         members = end_rfm.filter(end_rfm.rfm_group == self.group.value).select(*cols).order_by("profile_id").execute()
         self.customers = members
@@ -113,9 +113,10 @@ class RfmExplorerApp(App):
 
     def _compute(self, ws: Workspace, start: dt.date, end: dt.date) -> None:
         self.change = rfm_change(ws, start, end, self.params)
-        # The two dates' scores, read once; everything shown is computed from these in memory.
-        self._start, self._end = self.change.start.execute(), self.change.end.execute()
-        s, e = ibis.memtable(self._start), ibis.memtable(self._end)
+        # The two dates' scores, computed once into temporary tables of the (read-only) snapshot
+        # connection; every table shown, and the group and transition lists, read from them.
+        self._start, self._end = self.change.start.cache(), self.change.end.cache()
+        s, e = self._start, self._end
         self.distribution = rfm_distribution_table(s, e).execute()
         self.transitions = rfm_transition_table(s, e).execute()
         medians = rfm_change_medians_table(s, e, start, end).execute()
