@@ -148,6 +148,7 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
                 duckdb.connect(str(tmp)).close()  # replays the log into the copy
         if prepare is not None:
             with Workspace(tmp) as copy:
+                copy.duckdb.execute("SET enable_progress_bar = false")  # no bar in a job's log
                 prepare(copy)
         os.replace(tmp, target)
     finally:
