@@ -36,7 +36,9 @@ def compute(db) -> tuple:
     return first, last, int(hidden or 0), rows
 
 
-def _stamp(db, has_merges: bool = True) -> tuple[int, int]:
+def stamp(db, has_merges: bool = True) -> tuple[int, int]:
+    """Row counts of `events` and `merges` (0 without a merges table): what derived tables were
+    computed from (also the KPI roll-ups' stamp, `cdp_lib.kpi.rollups`)."""
     events = db.execute("SELECT count(*) FROM events").fetchone()[0]
     merges = db.execute("SELECT count(*) FROM merges").fetchone()[0] if has_merges else 0
     return int(events), int(merges)
@@ -45,7 +47,7 @@ def _stamp(db, has_merges: bool = True) -> tuple[int, int]:
 def store(db) -> None:
     """Recompute and store the summary (inside the caller's transaction)."""
     first, last, hidden, rows = compute(db)
-    events, merges = _stamp(db)  # ingest runs on an initialised workspace: `merges` exists
+    events, merges = stamp(db)  # ingest runs on an initialised workspace: `merges` exists
     db.execute(f"CREATE OR REPLACE TABLE {METRICS_TABLE} (metric VARCHAR, events BIGINT, profiles BIGINT)")
     if rows:
         db.executemany(f"INSERT INTO {METRICS_TABLE} VALUES (?, ?, ?)", [list(r) for r in rows])
@@ -59,10 +61,10 @@ def store(db) -> None:
 def read(db, tables: set[str]) -> tuple:
     """The stored summary when it still describes the tables, else the live one (as `compute`)."""
     if METRICS_TABLE in tables and STAMP_TABLE in tables:
-        stamp = db.execute(f"SELECT events_rows, merges_rows, first_event, last_event, out_of_range "
-                           f"FROM {STAMP_TABLE}").fetchall()
-        if len(stamp) == 1 and tuple(stamp[0][:2]) == _stamp(db, "merges" in tables):
+        stored = db.execute(f"SELECT events_rows, merges_rows, first_event, last_event, out_of_range "
+                            f"FROM {STAMP_TABLE}").fetchall()
+        if len(stored) == 1 and tuple(stored[0][:2]) == stamp(db, "merges" in tables):
             rows = db.execute(f"SELECT metric, events, profiles FROM {METRICS_TABLE} "
                               "ORDER BY events DESC, metric").fetchall()
-            return stamp[0][2], stamp[0][3], int(stamp[0][4] or 0), rows
+            return stored[0][2], stored[0][3], int(stored[0][4] or 0), rows
     return compute(db)

@@ -91,7 +91,7 @@ def publish(source: Workspace | str | os.PathLike, keep: int = KEEP,
         How many of the newest snapshots to keep; older ones are deleted unless still open.
     prepare
         Called with the new copy opened read-write before it becomes current, to add what only
-        readers need (`cdp_lib.kpi.rollups.build`: the KPI app's daily roll-ups). If it fails,
+        readers need (`cdp_lib.kpi.rollup_build.build`: the KPI app's daily roll-ups). If it fails,
         nothing is published.
 
     Returns

@@ -174,3 +174,23 @@ def test_a_failing_prepare_publishes_nothing(tmp_path):
         publish(db, prepare=broken)
     assert current_snapshot(db) is None and snapshots(db) == []
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "published").iterdir())
+
+
+def test_sparkline_svg_places_days_by_date_and_draws_flat_and_empty_series():
+    import re
+
+    from cdp_lib.plots.explorers import sparkline_svg
+
+    def points(svg):
+        found = re.search(r'points="([^"]*)"', svg).group(1)
+        return [tuple(map(float, p.split(","))) for p in found.split()] if found else []
+
+    # days 1, 2 and 5: the gap of two missing days is a longer segment; high values are drawn higher
+    got = points(sparkline_svg(pd.DataFrame({"period": ["2025-01-01", "2025-01-02", "2025-01-05"],
+                                             "value": [1.0, 3.0, 2.0]}), width=102, height=22, pad=1))
+    assert got == [(1.0, 21.0), (26.0, 1.0), (101.0, 11.0)]
+    flat = points(sparkline_svg(pd.DataFrame({"period": ["2025-01-01", "2025-01-02"], "value": [5.0, 5.0]}),
+                                height=36))
+    assert [y for _, y in flat] == [18.0, 18.0]  # a level line in the middle, no division by zero
+    assert points(sparkline_svg(pd.DataFrame({"period": [], "value": []}))) == []
+    assert points(sparkline_svg(pd.DataFrame({"period": ["2025-01-01"], "value": [None]}))) == []

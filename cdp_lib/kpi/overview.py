@@ -220,6 +220,12 @@ def _events(ws: Workspace, kpi: Kpi) -> ir.Table:
     return ev
 
 
+def among_since(ws: Workspace, kpi: Kpi) -> ir.Table:
+    """Per person with a `kpi.among` event: `_aid` (profile id) and `_since`, their first one."""
+    a = ws.events.filter(ws.events.metric == kpi.among)
+    return a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
+
+
 def _attributed(ws: Workspace, kpi: Kpi, lo: pd.Timestamp, hi: pd.Timestamp) -> ir.Table:
     """Events of `kpi.metrics` in [lo, hi) preceded by a qualifying touch (each counted once)."""
     ev = _events(ws, kpi)
@@ -253,9 +259,8 @@ def _value_pair(ws: Workspace, kpi: Kpi, period: Period, prev: Period | None = N
             ev = ev.filter(((ev.timestamp >= prev.lo) & (ev.timestamp < prev.hi))
                            | ((ev.timestamp >= period.lo) & (ev.timestamp < period.hi)))
     if kpi.among:
-        first = ws.events.filter(ws.events.metric == kpi.among)
-        first = first.group_by(among_id=first.profile_id).agg(among_since=first.timestamp.min())
-        ev = ev.inner_join(first, ev.profile_id == first.among_id)
+        first = among_since(ws, kpi)
+        ev = ev.inner_join(first, ev.profile_id == first._aid)
     cur = ev.timestamp >= period.lo
     before = ev.timestamp < prev.hi
     if kpi.measure == "total_profiles":
@@ -264,8 +269,8 @@ def _value_pair(ws: Workspace, kpi: Kpi, period: Period, prev: Period | None = N
     else:
         before = before & (ev.timestamp >= prev.lo)
     if kpi.among:
-        cur = cur & (ev.among_since < period.hi)
-        before = before & (ev.among_since < prev.hi)
+        cur = cur & (ev._since < period.hi)
+        before = before & (ev._since < prev.hi)
     val = ev.value.cast("float64")
 
     def aggs(inside: ir.BooleanColumn) -> ir.Scalar:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import ibis
 import pandas as pd
 
-from cdp_lib.kpi.overview import ACCOUNT_DASHBOARD, Kpi, Period, _attributed, _events
+from cdp_lib.kpi.overview import ACCOUNT_DASHBOARD, Kpi, Period, _attributed, _events, among_since
 from cdp_lib.kpi.rollups import (ADDITIVE, CHANNEL_DAILY, DEFAULT_CHANNELS, FIRST_DAYS, KEYED_DAILY, KEYS, METRIC_DAILY,
                                  PERSON_DAYS, STAMP, TABLES, _day, _stamp, by_metric, key)
 from cdp_lib.kpi.views import channel_revenue_table, first_counted
@@ -34,7 +34,7 @@ def build(ws: "Workspace", kpis: Sequence[Kpi] | None = None) -> dict:
         events=dated.count(), value=dated.value.cast("float64").sum()).order_by(["day", "metric"]), overwrite=True)
     first, last = dated.aggregate(lo=dated.timestamp.min(), hi=dated.timestamp.max()).execute().iloc[0]
     span = None
-    if first is not None and first == first:
+    if pd.notna(first):
         span = Period(first.date(), last.date())
     keyed, people, firsts, keys = [], [], [], []
     for kpi in kpis:
@@ -56,9 +56,8 @@ def build(ws: "Workspace", kpis: Sequence[Kpi] | None = None) -> dict:
             continue
         pd_ = e.select("profile_id", day=_day(e.timestamp)).distinct()
         if kpi.among:
-            a = ws.events.filter(ws.events.metric == kpi.among)
-            a = a.group_by(_aid=a.profile_id).agg(among_day=_day(a.timestamp.min()))
-            pd_ = pd_.inner_join(a, pd_.profile_id == a._aid).select("profile_id", "day", "among_day")
+            a = among_since(ws, kpi)
+            pd_ = pd_.inner_join(a, pd_.profile_id == a._aid).select("profile_id", "day", among_day=_day(a._since))
         else:
             pd_ = pd_.mutate(among_day=ibis.null("date"))
         people.append(pd_.select(key=k, day="day", profile_id="profile_id", among_day="among_day"))

@@ -19,7 +19,7 @@ from per-day rows computed once, exactly:
 
 The roll-ups are built into an app snapshot when it is published (`rollup_build.build`, passed to
 `cdp_lib.snapshots.publish` by `cdp publish`, `cdp app` and report runs) and carry a stamp: the
-row counts of `events` and `merges` they were computed from. A reader uses them only while the
+row counts of `events` and `merges` they were computed from (`events_summary.stamp`). A reader uses them only while the
 stamp matches (`for_workspace`); any other workspace, or a KPI not listed at build time, is
 computed from the events as before, with the same figures (tests/test_kpi_rollups.py).
 """
@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+
+from cdp_lib import events_summary
 
 if TYPE_CHECKING:
     from cdp_lib.kpi.overview import Kpi, Period
@@ -66,10 +68,8 @@ def _day(ts: ir.TimestampColumn) -> ir.DateColumn:
     return ts.truncate("D").date()
 
 
-def _stamp(ws: "Workspace") -> tuple[int, int]:
-    con = ws.con
-    merges = con.table("merges").count().execute() if "merges" in ws.table_names() else 0
-    return int(con.table("events").count().execute()), int(merges)
+def _stamp(ws: "Workspace", tables: list[str] | None = None) -> tuple[int, int]:
+    return events_summary.stamp(ws.duckdb, "merges" in (ws.table_names() if tables is None else tables))
 
 
 class Rollups:
@@ -185,9 +185,10 @@ def for_workspace(ws: "Workspace") -> Rollups | None:
     if cached is not False:
         return cached
     found = None
-    if ws.is_duckdb and STAMP in ws.table_names():
+    tables = ws.table_names() if ws.is_duckdb else []
+    if STAMP in tables:
         stamp = ws.con.table(STAMP).execute()
-        if len(stamp) == 1 and (int(stamp["events_rows"][0]), int(stamp["merges_rows"][0])) == _stamp(ws):
+        if len(stamp) == 1 and (int(stamp["events_rows"][0]), int(stamp["merges_rows"][0])) == _stamp(ws, tables):
             keys = set(ws.con.table(KEYS).execute()["key"])
             channel_keys = set(ws.con.table(CHANNEL_DAILY).select("key").distinct().execute()["key"])
             found = Rollups(ws, keys, channel_keys)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from cdp_lib.audience import attributed_conversions_table, audience_params
 from cdp_lib.kpi import rollups as kpi_rollups
-from cdp_lib.kpi.overview import Kpi, Period, _attributed, _events
+from cdp_lib.kpi.overview import Kpi, Period, _attributed, _events, among_since
 from cdp_lib.workspace import Workspace
 
 CHANNEL_LABELS = {"email": "Email-attributed revenue", "sms": "SMS-attributed revenue"}
@@ -56,8 +56,7 @@ def kpi_daily_table(ws: Workspace, kpi: Kpi, period: Period) -> ir.Table:
         w = ibis.window(order_by="period", rows=(None, 0))
         return per.select("period", value=(per._n.sum().over(w) + before).cast("float64")).order_by("period")
     if kpi.among:
-        a = ws.events.filter(ws.events.metric == kpi.among)
-        a = a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
+        a = among_since(ws, kpi)
         ev = ev.inner_join(a, ev.profile_id == a._aid)
         ev = ev.filter(_day(ev._since) <= _day(ev.timestamp))
     ev = ev.mutate(period=_day(ev.timestamp), _v=ev.value.cast("float64"))
@@ -77,8 +76,7 @@ def first_counted(ws: Workspace, kpi: Kpi, ev: ir.Table) -> ir.Table:
     (people without one are left out)."""
     first = ev.group_by("profile_id").agg(_first=ev.timestamp.min())
     if kpi.among:
-        a = ws.events.filter(ws.events.metric == kpi.among)
-        a = a.group_by(_aid=a.profile_id).agg(_since=a.timestamp.min())
+        a = among_since(ws, kpi)
         first = first.inner_join(a, first.profile_id == a._aid)
         first = first.mutate(_first=ibis.greatest(first._first, first._since))
     return first.select("profile_id", "_first")

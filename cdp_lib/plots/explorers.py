@@ -106,9 +106,8 @@ def sparkline_svg(series: pd.DataFrame, width: int = 160, height: int = 36, pad:
     if len(values):
         span_x = (days.max() - days.min()) or 1.0
         low, high = values.min(), values.max()
-        span_y = (high - low) or 1.0
         xs = pad + (days - days.min()) / span_x * (width - 2 * pad)
-        ys = height - pad - (values - low) / span_y * (height - 2 * pad) if high > low else np.full(len(values), height / 2)
+        ys = height - pad - (values - low) / (high - low) * (height - 2 * pad) if high > low else np.full(len(values), height / 2)
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
             f'<polyline fill="none" stroke="{BLUE}" stroke-width="1.2" points="{points}"/></svg>')
