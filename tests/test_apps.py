@@ -242,6 +242,11 @@ def test_cdp_publish_command(tmp_path, capsys):
     workspace_from_frames(str(db), events=_events()).close()
     assert main(["--db", str(db), "publish"]) == 0
     assert str(current_snapshot(db)) in capsys.readouterr().out
+    from cdp_lib.kpi import rollups
+    from cdp_lib.workspace import Workspace
+
+    with Workspace(current_snapshot(db), read_only=True) as snap:  # the KPI app's roll-ups came along
+        assert rollups.for_workspace(snap) is not None
 
 
 def test_app_keeps_serving_while_another_process_writes(tmp_path):
